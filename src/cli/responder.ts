@@ -1,0 +1,5 @@
+/** `phonebridge responder`: not built yet. */
+export async function run(_argv: string[]): Promise<number> {
+  console.error('phonebridge responder is not available yet in this version.');
+  return 2;
+}

@@ -1,0 +1,5 @@
+/** `phonebridge serve`: not built yet. */
+export async function run(_argv: string[]): Promise<number> {
+  console.error('phonebridge serve is not available yet in this version.');
+  return 2;
+}

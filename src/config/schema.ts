@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const httpUrl = z
+  .url({ message: 'must be a URL such as https://example.com' })
+  .refine((u) => /^https?:\/\//.test(u), { message: 'must start with http:// or https://' });
+
+const livekitUrl = z
+  .url({ message: 'must be a URL such as ws://127.0.0.1:7880 or wss://x.livekit.cloud' })
+  .refine((u) => /^(wss?|https?):\/\//.test(u), {
+    message: 'must start with ws://, wss://, http:// or https://',
+  });
+
+/**
+ * Every setting phonebridge reads, with defaults. Names follow the ecosystem's own
+ * (LIVEKIT_*, OPENAI_*, TWILIO_*) so an existing deployment's environment just works.
+ * Durations are in milliseconds unless the name says otherwise.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: httpUrl.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  TWILIO_AUTH_TOKEN: z
+    .string()
+    .min(16, { message: 'looks too short for a Twilio Auth Token' })
+    .optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-f]{32}$/, { message: 'must be AC followed by 32 hex digits' })
+    .optional(),
+  TWILIO_VALIDATE_SIGNATURE: bool.default(true),
+
+  LIVEKIT_URL: livekitUrl.optional(),
+  LIVEKIT_API_KEY: z.string().min(3, { message: 'looks too short' }).optional(),
+  LIVEKIT_API_SECRET: z.string().min(8, { message: 'looks too short' }).optional(),
+  LIVEKIT_SERVER_BIN: z.string().min(1).optional(),
+  PHONEBRIDGE_CACHE_DIR: z.string().min(1).optional(),
+
+  OPENAI_API_KEY: z.string().min(8, { message: 'looks too short' }).optional(),
+  OPENAI_BASE_URL: httpUrl.optional(),
+
+  BRIDGE_MODE: z.enum(['stream', 'sip']).default('stream'),
+  LIVEKIT_SIP_HOST: z.string().min(1).optional(),
+  SIP_TRANSPORT: z.enum(['udp', 'tcp', 'tls']).default('tcp'),
+  SIP_USERNAME: z.string().min(1).optional(),
+  SIP_PASSWORD: z.string().min(1).optional(),
+
+  MAX_CONCURRENT_CALLS: int(1, 100000).default(150),
+  TOKEN_TTL_SECONDS: int(60, 86400).default(3600),
+  STREAM_START_TIMEOUT_MS: int(1000, 600000).default(15000),
+  AGENT_JOIN_TIMEOUT_MS: int(100, 600000).default(10000),
+  RECONNECT_TIMEOUT_MS: int(100, 600000).default(10000),
+  DRAIN_TIMEOUT_MS: int(0, 3600000).default(30000),
+  OUTBOUND_QUEUE_MS: int(20, 2000).default(100),
+  INBOUND_HOLD_MS: int(100, 60000).default(2000),
+  ROOM_EMPTY_TIMEOUT_SECONDS: int(1, 3600).default(30),
+  ROOM_MAX_PARTICIPANTS: int(2, 100).default(4),
+  STREAM_STATUS_CALLBACK: bool.default(false),
+  RATE_LIMIT_MAX: int(1, 1000000).default(120),
+  RATE_LIMIT_WINDOW_MS: int(1000, 3600000).default(60000),
+  ERROR_MESSAGE: z
+    .string()
+    .min(1)
+    .max(500)
+    .default('Sorry, we cannot take your call right now. Please try again later.'),
+  GOODBYE_MESSAGE: z.string().min(1).max(500).default('Goodbye.'),
+  REDIS_URL: z.url({ message: 'must be a URL such as redis://127.0.0.1:6379' }).optional(),
+
+  AGENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+      message: 'must be 1-64 letters, digits, dot, dash or underscore',
+    })
+    .default('phonebridge-agent'),
+  AGENT_MODE: z.enum(['openai', 'echo', 'loopback']).optional(),
+  OPENAI_MODEL: z.string().min(1).default('gpt-realtime'),
+  OPENAI_VOICE: z.string().min(1).default('alloy'),
+  VAD_THRESHOLD: z.coerce
+    .number({ message: 'must be a number' })
+    .min(0, { message: 'must be between 0 and 1' })
+    .max(1, { message: 'must be between 0 and 1' })
+    .default(0.7),
+  SILENCE_DURATION_MS: int(50, 10000).default(400),
+  PREFIX_PADDING_MS: int(0, 5000).default(300),
+  AGENT_INSTRUCTIONS: z.string().min(1).optional(),
+  AGENT_INSTRUCTIONS_FILE: z.string().min(1).optional(),
+  GREETING: z.enum(['caller-first', 'agent-first']).default('caller-first'),
+  GREETING_TEXT: z.string().min(1).default('Hello! How can I help you today?'),
+  SILENCE_PROMPT_AFTER_MS: int(1000, 600000).default(8000),
+  TRANSFER_ALLOWLIST: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'each entry must be an E.164 number' }),
+      ),
+    )
+    .default([]),
+  TRANSCRIPT_DIR: z.string().min(1).optional(),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema>> & {
+  readonly AGENT_MODE: 'openai' | 'echo' | 'loopback';
+};
+
+/** Settings whose values are secrets: never logged, never echoed back in errors. */
+export const SECRET_KEYS = new Set([
+  'TWILIO_AUTH_TOKEN',
+  'LIVEKIT_API_SECRET',
+  'OPENAI_API_KEY',
+  'SIP_PASSWORD',
+]);

@@ -86,6 +86,8 @@ export const configSchema = z.object({
     })
     .default('phonebridge-agent'),
   AGENT_MODE: z.enum(['openai', 'echo', 'loopback']).optional(),
+  /** false only for load tests, where `phonebridge responder` joins rooms itself. */
+  AGENT_DISPATCH: bool.default(true),
   OPENAI_MODEL: z.string().min(1).default('gpt-realtime'),
   OPENAI_VOICE: z.string().min(1).default('alloy'),
   VAD_THRESHOLD: z.coerce

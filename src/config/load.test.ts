@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, requireSettings } from './load.js';
+import { isPbError } from '../errors.js';
+
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (isPbError(err, 'PB_ERR_CONFIG')) return err.message;
+    throw err;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8000);
+    expect(c.HOST).toBe('0.0.0.0');
+    expect(c.MAX_CONCURRENT_CALLS).toBe(150);
+    expect(c.TOKEN_TTL_SECONDS).toBe(3600);
+    expect(c.VAD_THRESHOLD).toBe(0.7);
+    expect(c.SILENCE_DURATION_MS).toBe(400);
+    expect(c.AGENT_NAME).toBe('phonebridge-agent');
+    expect(c.AGENT_MODE).toBe('echo');
+    expect(c.TWILIO_VALIDATE_SIGNATURE).toBe(true);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('treats empty values as unset', () => {
+    const c = loadConfig({ PORT: '', OPENAI_API_KEY: '  ', LIVEKIT_URL: '' });
+    expect(c.PORT).toBe(8000);
+    expect(c.OPENAI_API_KEY).toBeUndefined();
+  });
+
+  it('defaults to openai mode when a key is set', () => {
+    expect(loadConfig({ OPENAI_API_KEY: 'sk-test-123456' }).AGENT_MODE).toBe('openai');
+  });
+
+  it('reports every bad variable in one message', () => {
+    const msg = configError({
+      PORT: 'eighty',
+      MAX_CONCURRENT_CALLS: '0',
+      LIVEKIT_URL: 'not a url',
+      VAD_THRESHOLD: '2',
+    });
+    expect(msg).toMatch(/PORT must be a number/);
+    expect(msg).toMatch(/MAX_CONCURRENT_CALLS must be at least 1/);
+    expect(msg).toMatch(/LIVEKIT_URL must be a URL/);
+    expect(msg).toMatch(/VAD_THRESHOLD must be between 0 and 1/);
+    expect(msg.split('\n')).toHaveLength(1);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const msg = configError({
+      TWILIO_AUTH_TOKEN: 'Zq9secret',
+      LIVEKIT_API_SECRET: 'Xk7',
+      PORT: 'Zq9',
+    });
+    expect(msg).toMatch(/TWILIO_AUTH_TOKEN/);
+    expect(msg).toMatch(/LIVEKIT_API_SECRET/);
+    expect(msg).not.toMatch(/Zq9|Xk7/);
+  });
+
+  it('requires LiveKit credentials together', () => {
+    expect(configError({ LIVEKIT_URL: 'ws://127.0.0.1:7880' })).toMatch(/go together/);
+  });
+
+  it('names the missing variable a command needs, and why', () => {
+    const c = loadConfig({});
+    expect(() => requireSettings(c, ['livekit'])).toThrow(/LIVEKIT_URL is not set/);
+    expect(() => requireSettings(c, ['twilio-signature'])).toThrow(/TWILIO_AUTH_TOKEN is not set/);
+    const off = loadConfig({ TWILIO_VALIDATE_SIGNATURE: 'false' });
+    expect(() => requireSettings(off, ['twilio-signature'])).not.toThrow();
+  });
+
+  it('parses the transfer allow-list', () => {
+    expect(
+      loadConfig({ TRANSFER_ALLOWLIST: '+15551234567, +442071234567' }).TRANSFER_ALLOWLIST,
+    ).toEqual(['+15551234567', '+442071234567']);
+    expect(configError({ TRANSFER_ALLOWLIST: '5551234' })).toMatch(/E\.164/);
+  });
+});

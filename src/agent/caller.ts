@@ -1,0 +1,73 @@
+import {
+  ParticipantKind,
+  RoomEvent,
+  TrackKind,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+  type Room,
+} from '@livekit/rtc-node';
+
+/** The audio track name the bridge publishes for the phone leg. */
+export const CALLER_TRACK_NAME = 'phone-audio';
+
+export interface CallerAudio {
+  participant: RemoteParticipant;
+  track: RemoteTrack;
+}
+
+function isCaller(p: RemoteParticipant): boolean {
+  // The contract: the first participant that is not an agent is the caller. Identities
+  // (`phone-…`) are informative only.
+  return p.kind !== ParticipantKind.AGENT;
+}
+
+function audioTrackOf(p: RemoteParticipant): RemoteTrack | undefined {
+  let fallback: RemoteTrack | undefined;
+  for (const pub of p.trackPublications.values()) {
+    const track = pub.track;
+    if (!track || pub.kind !== TrackKind.KIND_AUDIO) continue;
+    if (pub.name === CALLER_TRACK_NAME) return track;
+    fallback ??= track;
+  }
+  return fallback;
+}
+
+/**
+ * Resolves with the caller and its subscribed audio track. The room must auto-subscribe.
+ * Rejects when `signal` aborts or the room disconnects first.
+ */
+export function waitForCallerAudio(room: Room, signal: AbortSignal): Promise<CallerAudio> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      room.off(RoomEvent.TrackSubscribed, onTrack);
+      room.off(RoomEvent.Disconnected, onGone);
+      signal.removeEventListener('abort', onGone);
+    };
+    const done = (value: CallerAudio) => {
+      cleanup();
+      resolve(value);
+    };
+    const onGone = () => {
+      cleanup();
+      reject(signal.reason instanceof Error ? signal.reason : new Error('room disconnected'));
+    };
+    const onTrack = (
+      track: RemoteTrack,
+      _pub: RemoteTrackPublication,
+      participant: RemoteParticipant,
+    ) => {
+      if (track.kind === TrackKind.KIND_AUDIO && isCaller(participant))
+        done({ participant, track });
+    };
+    if (signal.aborted) return onGone();
+    room.on(RoomEvent.TrackSubscribed, onTrack);
+    room.on(RoomEvent.Disconnected, onGone);
+    signal.addEventListener('abort', onGone, { once: true });
+    // The track may have been subscribed before we started listening.
+    for (const p of room.remoteParticipants.values()) {
+      const track = isCaller(p) ? audioTrackOf(p) : undefined;
+      if (track) return done({ participant: p, track });
+    }
+  });
+}

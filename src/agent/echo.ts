@@ -1,0 +1,2 @@
+import type { CallContext } from './call-context.js';
+export async function runEcho(_call: CallContext): Promise<void> {}

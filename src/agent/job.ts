@@ -1,0 +1,57 @@
+/**
+ * The file the Agents framework imports in each job process (see worker.ts). Its default
+ * export is the agent; everything else about a call lives in the mode modules.
+ */
+import { type JobContext, defineAgent } from '@livekit/agents';
+import { RoomEvent } from '@livekit/rtc-node';
+import { loadConfig } from '../config/load.js';
+import { describeError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { parseCallMetadata } from './metadata.js';
+import type { CallContext } from './call-context.js';
+
+export default defineAgent({
+  entry: async (ctx: JobContext) => {
+    // Each job process reads the same environment the worker was started with.
+    const config = loadConfig();
+    const meta = parseCallMetadata([ctx.job.metadata, ctx.job.room?.metadata], ctx.job.room?.name);
+    const logger = createLogger({ level: config.LOG_LEVEL, name: 'phonebridge-agent' }).child({
+      callSid: meta.callSid,
+      mode: config.AGENT_MODE,
+    });
+    const abort = new AbortController();
+    ctx.addShutdownCallback(async () => abort.abort(new Error('job shutting down')));
+    await ctx.connect();
+    ctx.room.on(RoomEvent.Disconnected, () => abort.abort(new Error('room disconnected')));
+    ctx.room.on(RoomEvent.DtmfReceived, (code: number, digit: string, participant) =>
+      logger.info({ digit, code, from: participant.identity }, 'DTMF received'),
+    );
+    logger.info({ room: ctx.room.name, jobId: ctx.job.id }, 'agent joined call');
+
+    const call: CallContext = { ctx, config, meta, logger, signal: abort.signal };
+    try {
+      switch (config.AGENT_MODE) {
+        case 'loopback': {
+          const { runLoopback } = await import('./loopback.js');
+          await runLoopback(ctx.room, logger, abort.signal);
+          break;
+        }
+        case 'echo': {
+          const { runEcho } = await import('./echo.js');
+          await runEcho(call);
+          break;
+        }
+        case 'openai': {
+          const { runOpenAI } = await import('./openai/session.js');
+          await runOpenAI(call);
+          return; // The AgentSession owns the rest of the job's life.
+        }
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) logger.error({ err: describeError(err) }, 'agent failed');
+    }
+    // Loopback and echo end when the caller's audio ends: leave, the bridge owns the room.
+    logger.info('agent leaving call');
+    ctx.shutdown('caller gone');
+  },
+});

@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { readdirSync, readFileSync } from 'node:fs';
+
+const ENTRY = fileURLToPath(new URL('../../cli/entry.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface WorkerProcessOptions {
+  /** Environment on top of a minimal base (PATH, HOME); LIVEKIT_* and AGENT_* go here. */
+  env: Record<string, string>;
+  /** Which CLI command to run: `agent` (default) or `responder`. */
+  command?: 'agent' | 'responder';
+  /** Log line (pino `msg`) that says the process is ready. */
+  readyMsg?: string;
+  readyTimeoutMs?: number;
+  /** Receives every parsed JSON log line (for assertions on logs). */
+  onLog?: (line: Record<string, unknown>) => void;
+}
+
+/**
+ * `phonebridge agent|responder` as a real subprocess, the way production runs it: its own
+ * process group is not needed because the CLI stops its job children on SIGTERM.
+ */
+export class WorkerProcess {
+  readonly logs: Record<string, unknown>[] = [];
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  static async start(opts: WorkerProcessOptions): Promise<WorkerProcess> {
+    const command = opts.command ?? 'agent';
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', ENTRY, command, ...(command === 'agent' ? ['--dev'] : [])],
+      {
+        cwd: REPO,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/tmp',
+          LOG_LEVEL: 'info',
+          ...opts.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const wp = new WorkerProcess(child);
+    const readyMsg =
+      opts.readyMsg ?? (command === 'agent' ? 'agent worker registered' : 'responder started');
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${command} not ready after ${opts.readyTimeoutMs ?? 30_000} ms`)),
+        opts.readyTimeoutMs ?? 30_000,
+      );
+      const onLine = (text: string) => {
+        if (!text.startsWith('{')) {
+          if (process.env.PB_TEST_VERBOSE) process.stderr.write(`[${command}] ${text}\n`);
+          return;
+        }
+        try {
+          const line = JSON.parse(text) as Record<string, unknown>;
+          wp.logs.push(line);
+          opts.onLog?.(line);
+          if (process.env.PB_TEST_VERBOSE) process.stderr.write(`[${command}] ${text}\n`);
+          if (line.msg === readyMsg) {
+            clearTimeout(timer);
+            resolve();
+          }
+        } catch {
+          // Not a log line.
+        }
+      };
+      createInterface({ input: child.stdout }).on('line', onLine);
+      createInterface({ input: child.stderr }).on('line', onLine);
+      void wp.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`${command} exited with ${code} before it was ready`));
+      });
+    });
+    try {
+      await ready;
+    } catch (err) {
+      await wp.stop();
+      throw err;
+    }
+    return wp;
+  }
+
+  /** Waits for a log line matching `match`, looking at lines already seen first. */
+  async waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.logs.find(match);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  async stop(graceMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Direct children of `pid`, from /proc (Linux). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 is the parent pid; the command name (field 2) may contain spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+/** Whether a process exists (and is not a zombie we are about to reap). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

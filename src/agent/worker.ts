@@ -1,0 +1,118 @@
+import { AgentServer, ServerOptions, initializeLogger } from '@livekit/agents';
+import { createRequire } from 'node:module';
+import { extname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Config } from '../config/schema.js';
+import { PbError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/**
+ * The file the framework forks per job. It is a sibling of this one, with this file's own
+ * extension: `.ts` under tsx (dev, tests), `.js` once compiled into dist/.
+ */
+export const AGENT_JOB_FILE = fileURLToPath(
+  new URL(`./job${extname(import.meta.url)}`, import.meta.url),
+);
+
+/**
+ * Job processes are forked with `process.execArgv` and `process.env`. When this process
+ * runs TypeScript through tsx registered in-process (bin/phonebridge.js, vitest), execArgv
+ * carries no loader and the child could not import `job.ts`. NODE_OPTIONS is inherited
+ * through the environment, so we add tsx there, by absolute URL so any cwd works.
+ */
+export function ensureTypeScriptLoaderForChildren(agentFile = AGENT_JOB_FILE): void {
+  if (!agentFile.endsWith('.ts')) return;
+  const already = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
+  if (/(^|[\s=/])tsx(\/|\b)/.test(already)) return;
+  // `tsx` resolves to its loader entry (dist/loader.mjs), the same file `--import tsx` runs.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${tsx}`.trim();
+}
+
+export interface AgentWorkerOptions {
+  config: Config;
+  logger: Logger;
+  /**
+   * Production applies the framework's CPU load threshold (0.7) and pre-forks idle job
+   * processes; development takes every job and forks on demand.
+   */
+  production: boolean;
+  /** Health/worker-info HTTP port; 0 picks a free one (default outside production). */
+  httpPort?: number;
+}
+
+/** A running worker registered as AGENT_NAME; `close()` ends its jobs and child processes. */
+export interface AgentWorker {
+  readonly server: AgentServer;
+  /** Resolves once the worker has registered with LiveKit. */
+  readonly registered: Promise<string>;
+  /** Settles when the worker stops (rejects on a fatal connection error). */
+  readonly done: Promise<void>;
+  close(opts?: { drain?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts the LiveKit Agents worker with our config instead of the framework's commander
+ * CLI (`cli.runApp` parses process.argv and calls process.exit, neither of which suits a
+ * subcommand or a test).
+ */
+export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
+  const { config, logger } = opts;
+  if (!config.LIVEKIT_URL || !config.LIVEKIT_API_KEY || !config.LIVEKIT_API_SECRET) {
+    throw new PbError(
+      'PB_ERR_CONFIG',
+      'LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are required to run the agent worker (or use `phonebridge dev`)',
+    );
+  }
+  // The framework's own logger must exist before any of its classes are constructed; its
+  // options are also handed to every job process.
+  initializeLogger({ pretty: false, level: frameworkLevel(config.LOG_LEVEL) });
+  ensureTypeScriptLoaderForChildren();
+
+  const server = new AgentServer(
+    new ServerOptions({
+      agent: AGENT_JOB_FILE,
+      agentName: config.AGENT_NAME,
+      wsURL: config.LIVEKIT_URL,
+      apiKey: config.LIVEKIT_API_KEY,
+      apiSecret: config.LIVEKIT_API_SECRET,
+      production: opts.production,
+      port: opts.httpPort ?? (opts.production ? 8081 : 0),
+      logLevel: frameworkLevel(config.LOG_LEVEL),
+      drainTimeout: config.DRAIN_TIMEOUT_MS,
+    }),
+  );
+  const registered = new Promise<string>((resolve) =>
+    server.event.once('worker_registered', (id: string) => resolve(id)),
+  );
+  logger.info(
+    { agentName: config.AGENT_NAME, mode: config.AGENT_MODE, production: opts.production },
+    'agent worker starting',
+  );
+  const done = server.run();
+  // `done` is awaited by the caller; this only keeps a fatal error from going unhandled
+  // when nobody awaits it yet.
+  done.catch(() => undefined);
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    registered,
+    done,
+    close({ drain = false } = {}) {
+      closing ??= (async () => {
+        if (drain) {
+          await server.drain().catch((err: unknown) => logger.warn({ err }, 'drain incomplete'));
+        }
+        await server.close();
+        logger.info('agent worker stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The framework's logger knows no `silent`. */
+function frameworkLevel(level: Config['LOG_LEVEL']): string {
+  return level === 'silent' ? 'fatal' : level;
+}

@@ -1,5 +1,33 @@
-/** `phonebridge serve`: not built yet. */
-export async function run(_argv: string[]): Promise<number> {
-  console.error('phonebridge serve is not available yet in this version.');
-  return 2;
+import { parseArgs } from 'node:util';
+import { dispose } from '@livekit/rtc-node';
+import { loadConfig, requireSettings } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { startServer } from '../server/start.js';
+import { onShutdownSignal } from './signals.js';
+
+const HELP = `Usage: phonebridge serve
+
+Runs the Twilio-facing server: POST /incoming-call, GET /media-stream (WebSocket),
+POST /call-status, GET /health, GET /metrics. Needs LIVEKIT_URL, LIVEKIT_API_KEY,
+LIVEKIT_API_SECRET and TWILIO_AUTH_TOKEN (see README.md for every variable).
+SIGTERM/SIGINT drain active calls for up to DRAIN_TIMEOUT_MS, then exit 0.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig();
+  requireSettings(config, ['livekit', 'twilio-signature']);
+  const log = createLogger({ level: config.LOG_LEVEL });
+  const server = await startServer(config, log);
+  log.info(
+    { url: server.url, mode: config.BRIDGE_MODE, capacity: config.MAX_CONCURRENT_CALLS },
+    `phonebridge ready on http://${config.HOST}:${server.port}`,
+  );
+  await onShutdownSignal(log);
+  await server.shutdown();
+  await dispose();
+  return 0;
 }

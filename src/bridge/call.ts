@@ -1,0 +1,88 @@
+import type { Logger } from '../log.js';
+
+export type CallPhase = 'admitting' | 'admitted' | 'streaming' | 'ending' | 'ended';
+
+/** Why a call ended: a label for logs and the `phonebridge_calls_ended_total` metric. */
+export type EndReason =
+  | 'caller_hangup'
+  | 'stream_stop'
+  | 'socket_closed'
+  | 'status_callback'
+  | 'stream_timeout'
+  | 'agent_timeout'
+  | 'agent_left'
+  | 'room_deleted'
+  | 'reconnect_timeout'
+  | 'protocol_error'
+  | 'admission_failed'
+  | 'transferred'
+  | 'shutdown'
+  | 'error';
+
+/**
+ * One admitted phone call. Its AbortController is the call's one lifeline: the
+ * bridge, timers and LiveKit resources all hang their teardown on `signal`.
+ */
+export class Call {
+  readonly abort = new AbortController();
+  readonly admittedAt = Date.now();
+  phase: CallPhase = 'admitting';
+  endReason?: EndReason;
+  /** The TwiML answer, replayed verbatim when Twilio retries the webhook. */
+  twiml?: string;
+  streamSid?: string;
+  streamStartedAt?: number;
+  /** Set once the call starts ending: its teardown, awaited by anyone who ends it again. */
+  ending?: Promise<void>;
+  /** Resolves once admission finished (room made, agent dispatched) or failed. */
+  readonly admission: Promise<void>;
+  private settleAdmission!: () => void;
+
+  constructor(
+    readonly callSid: string,
+    readonly from: string,
+    readonly to: string,
+    readonly room: string,
+    readonly streamToken: string,
+    readonly log: Logger,
+  ) {
+    this.admission = new Promise<void>((resolve) => {
+      this.settleAdmission = resolve;
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get ended(): boolean {
+    return this.phase === 'ending' || this.phase === 'ended';
+  }
+
+  private readonly teardowns: (() => Promise<void>)[] = [];
+
+  /** Registers work that must finish before the call's slot is freed (closing tracks, the room). */
+  onTeardown(fn: () => Promise<void>): void {
+    this.teardowns.push(fn);
+  }
+
+  /** Runs every teardown, most recent first, each once; failures are logged, not thrown. */
+  async runTeardowns(): Promise<void> {
+    const fns = this.teardowns.splice(0).reverse();
+    for (const fn of fns) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'Teardown step failed');
+      }
+    }
+  }
+
+  admissionDone(): void {
+    this.settleAdmission();
+  }
+
+  durationMs(): number {
+    return Date.now() - this.admittedAt;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Paces agent audio towards Twilio. Twilio plays what it receives in order and
+ * queues the rest, so everything sent ahead of real time becomes delay the caller
+ * hears after a barge-in. We therefore keep an estimate of Twilio's playback queue
+ * (a virtual clock of when it will have played all we sent) and hold frames
+ * locally once that queue is `leadMs` deep; the local backlog is bounded too.
+ */
+export interface OutboundPacerOptions {
+  streamSid: string;
+  /** How far ahead of real time Twilio may be fed (OUTBOUND_QUEUE_MS). */
+  leadMs: number;
+  /** Local backlog bound; beyond it the oldest frames are dropped and counted. */
+  backlogMs?: number;
+  /** A mark every N frames tells us what the caller has actually heard. */
+  markEveryFrames?: number;
+  frameMs?: number;
+  send: (message: string) => void;
+  now?: () => number;
+  /** Called with ms between a frame's arrival and its send. */
+  onHop?: (ms: number) => void;
+}
+
+export interface OutboundStats {
+  frames: number;
+  underruns: number;
+  drops: number;
+  clears: number;
+  marksSent: number;
+  marksEchoed: number;
+  maxQueueFrames: number;
+  /** Frames the caller has heard, from the last echoed mark. */
+  playedFrames: number;
+}
+
+interface Pending {
+  payload: string;
+  silent: boolean;
+  receivedAt: number;
+}
+
+export class OutboundPacer {
+  readonly stats: OutboundStats = {
+    frames: 0,
+    underruns: 0,
+    drops: 0,
+    clears: 0,
+    marksSent: 0,
+    marksEchoed: 0,
+    maxQueueFrames: 0,
+    playedFrames: 0,
+  };
+  private playedUntil = 0;
+  private readonly backlog: Pending[] = [];
+  private timer?: NodeJS.Timeout;
+  private lastSentSilent = true;
+  private closed = false;
+  private readonly frameMs: number;
+  private readonly maxBacklog: number;
+  private readonly markEvery: number;
+  private readonly now: () => number;
+  private readonly prefix: string;
+  /** Mark name → frames sent when it was sent. */
+  private readonly marks = new Map<string, number>();
+
+  constructor(private readonly opts: OutboundPacerOptions) {
+    this.frameMs = opts.frameMs ?? 20;
+    this.maxBacklog = Math.max(1, Math.floor((opts.backlogMs ?? 1000) / this.frameMs));
+    this.markEvery = opts.markEveryFrames ?? 10;
+    this.now = opts.now ?? (() => performance.now());
+    // Built once: the hot path only concatenates the payload.
+    this.prefix = `{"event":"media","streamSid":"${opts.streamSid}","media":{"payload":"`;
+  }
+
+  /** Milliseconds of audio Twilio holds but has not played yet (estimated). */
+  twilioQueuedMs(): number {
+    return Math.max(0, this.playedUntil - this.now());
+  }
+
+  get backlogFrames(): number {
+    return this.backlog.length;
+  }
+
+  /** Queues one 20 ms frame of base64 μ-law; sends now if Twilio's queue allows. */
+  push(payload: string, silent: boolean, receivedAt = this.now()): void {
+    if (this.closed) return;
+    if (this.backlog.length === 0 && this.twilioQueuedMs() < this.opts.leadMs) {
+      this.sendNow({ payload, silent, receivedAt });
+      return;
+    }
+    if (this.backlog.length >= this.maxBacklog) {
+      this.backlog.shift();
+      this.stats.drops++;
+    }
+    this.backlog.push({ payload, silent, receivedAt });
+    if (this.backlog.length > this.stats.maxQueueFrames)
+      this.stats.maxQueueFrames = this.backlog.length;
+    this.schedule();
+  }
+
+  /**
+   * Barge-in: drop what Twilio and we still hold, so the caller stops hearing stale
+   * agent audio at once. Returns whether anything was dropped (and `clear` sent).
+   */
+  clear(): boolean {
+    if (this.closed) return false;
+    const had = this.twilioQueuedMs() > 0 || this.backlog.length > 0;
+    this.backlog.length = 0;
+    this.playedUntil = 0;
+    this.lastSentSilent = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!had) return false;
+    this.opts.send(`{"event":"clear","streamSid":"${this.opts.streamSid}"}`);
+    this.stats.clears++;
+    return true;
+  }
+
+  /** Sends a named mark now; Twilio echoes it when playback reaches it. */
+  mark(name: string): void {
+    if (this.closed) return;
+    this.marks.set(name, this.stats.frames);
+    this.stats.marksSent++;
+    this.opts.send(
+      JSON.stringify({ event: 'mark', streamSid: this.opts.streamSid, mark: { name } }),
+    );
+  }
+
+  /** A mark came back: the caller has heard everything sent before it. Returns the lag in ms, if ours. */
+  onMarkEcho(name: string): number | undefined {
+    const at = this.marks.get(name);
+    if (at === undefined) return undefined;
+    this.marks.delete(name);
+    this.stats.marksEchoed++;
+    this.stats.playedFrames = Math.max(this.stats.playedFrames, at);
+    return (this.stats.frames - at) * this.frameMs;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.backlog.length = 0;
+    this.marks.clear();
+  }
+
+  private sendNow(p: Pending): void {
+    const now = this.now();
+    // Twilio ran dry mid-utterance: the caller heard a gap in the agent's speech.
+    if (
+      !p.silent &&
+      !this.lastSentSilent &&
+      this.playedUntil > 0 &&
+      now > this.playedUntil + this.frameMs / 2
+    ) {
+      this.stats.underruns++;
+    }
+    this.playedUntil = Math.max(now, this.playedUntil) + this.frameMs;
+    this.lastSentSilent = p.silent;
+    this.opts.send(this.prefix + p.payload + '"}}');
+    this.stats.frames++;
+    this.opts.onHop?.(now - p.receivedAt);
+    if (this.stats.frames % this.markEvery === 0) this.mark(`pb-${this.stats.frames}`);
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    const wait = Math.max(1, this.twilioQueuedMs() - this.opts.leadMs + 1);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      while (this.backlog.length > 0 && this.twilioQueuedMs() < this.opts.leadMs)
+        this.sendNow(this.backlog.shift()!);
+      if (this.backlog.length > 0) this.schedule();
+    }, wait);
+  }
+}

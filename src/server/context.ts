@@ -1,0 +1,19 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { LiveKitApi } from '../livekit/rooms.js';
+import type { CallRegistry } from '../bridge/call-registry.js';
+import type { CallControl } from '../twilio/call-control.js';
+import type { Metrics } from './metrics.js';
+
+/** What every route needs, built once per server instance. */
+export interface ServerContext {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  livekit: LiveKitApi;
+  registry: CallRegistry;
+  callControl: CallControl;
+  /** Key for per-call stream tokens; never leaves the process. */
+  streamTokenSecret: string;
+  state: { draining: boolean; startedAt: number };
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  callStatusParams,
+  describeIssues,
+  TERMINAL_STATUSES,
+} from '../../twilio/webhook-params.js';
+import type { ServerContext } from '../context.js';
+import { requireTwilioSignature } from '../twilio-auth.js';
+import { badRequest, rejectDuplicates, webhookRouteOptions } from './webhook-common.js';
+
+/** `POST /call-status`: Twilio's status callback. A terminal status ends whatever is left of the call. */
+export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void {
+  app.post(
+    '/call-status',
+    {
+      ...webhookRouteOptions(ctx),
+      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+    },
+    async (req, reply) => {
+      const end = ctx.metrics.webhookLatency.startTimer({ route: 'call-status' });
+      try {
+        const parsed = callStatusParams.safeParse(req.body ?? {});
+        if (!parsed.success) return await badRequest(ctx, req, reply, describeIssues(parsed.error));
+        const { CallSid, CallStatus, CallDuration } = parsed.data;
+        const log = ctx.log.child({ callSid: CallSid });
+        const call = ctx.registry.get(CallSid);
+        log.info(
+          {
+            callStatus: CallStatus,
+            callDurationSeconds: CallDuration ? Number(CallDuration) : undefined,
+            known: !!call,
+          },
+          `Call status ${CallStatus}`,
+        );
+        if (call && TERMINAL_STATUSES.has(CallStatus)) {
+          // Do not make Twilio wait for room deletion.
+          void ctx.registry.end(call, 'status_callback');
+        }
+        return await reply.code(204).send();
+      } finally {
+        end();
+      }
+    },
+  );
+
+  // <Stream statusCallback>: stream-started / stream-stopped / stream-error, logged for the call's story.
+  app.post(
+    '/stream-status',
+    {
+      ...webhookRouteOptions(ctx),
+      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+    },
+    async (req, reply) => {
+      const body = req.body as Record<string, string>;
+      const callSid = typeof body.CallSid === 'string' ? body.CallSid.slice(0, 40) : undefined;
+      const event =
+        typeof body.StreamEvent === 'string' ? body.StreamEvent.slice(0, 40) : 'unknown';
+      const error =
+        typeof body.StreamError === 'string' ? body.StreamError.slice(0, 200) : undefined;
+      ctx.log.info({ callSid, streamEvent: event, streamError: error }, `Stream status ${event}`);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { ServerContext } from '../context.js';
+
+/** Webhook bodies are a few hundred bytes; anything near this limit is not Twilio. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
+
+export function webhookRouteOptions(ctx: ServerContext): RouteShorthandOptions {
+  return {
+    bodyLimit: WEBHOOK_BODY_LIMIT_BYTES,
+    config: {
+      rateLimit: { max: ctx.config.RATE_LIMIT_MAX, timeWindow: ctx.config.RATE_LIMIT_WINDOW_MS },
+    },
+  };
+}
+
+/** 400 with a one-line reason, logged with the CallSid when there is one. */
+export async function badRequest(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  reason: string,
+): Promise<FastifyReply> {
+  ctx.metrics.calls.inc({ outcome: 'bad_request' });
+  const sid = (req.body as Record<string, unknown> | undefined)?.CallSid;
+  req.log.warn(
+    { callSid: typeof sid === 'string' ? sid.slice(0, 40) : undefined, reason, route: req.url },
+    'Rejected webhook: bad request',
+  );
+  return reply.code(400).type('text/plain').send(`Bad Request: ${reason}`);
+}
+
+/**
+ * A form field given twice is ambiguous (which one did the signature cover, which
+ * one do we act on?), so it is refused before anything else looks at the body.
+ */
+export async function rejectDuplicates(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const body = req.body;
+  if (body === undefined || body === null || typeof body !== 'object') {
+    await reply.code(400).type('text/plain').send('Bad Request: expected a form-encoded body');
+    return;
+  }
+  for (const [key, value] of Object.entries(body)) {
+    if (Array.isArray(value)) {
+      req.log.warn({ param: key.slice(0, 64) }, 'Rejected webhook: duplicate parameter');
+      await reply
+        .code(400)
+        .type('text/plain')
+        .send(`Bad Request: duplicate parameter ${key.slice(0, 64)}`);
+      return;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { Config } from '../config/schema.js';
+import { PbError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { buildServer, type PhonebridgeServer } from './app.js';
+
+export interface RunningServer extends PhonebridgeServer {
+  /** http://host:port the server listens on. */
+  url: string;
+  port: number;
+}
+
+/**
+ * Checks what can be checked before taking traffic, then listens. A wrong LiveKit
+ * credential stops start-up with one line naming the variables; an unreachable
+ * LiveKit does not (it may come up later), but /health reports it.
+ */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const server = await buildServer({ config, log });
+  const health = await server.ctx.livekit.checkHealth();
+  if (!health.ok && /rejected/.test(health.reason ?? '')) {
+    await server.app.close();
+    throw new PbError(
+      'PB_ERR_LIVEKIT_AUTH',
+      `LIVEKIT_API_KEY/LIVEKIT_API_SECRET: ${health.reason} at ${config.LIVEKIT_URL}`,
+    );
+  }
+  if (!health.ok)
+    log.warn(
+      { reason: health.reason },
+      'LiveKit is not reachable yet; /health reports degraded until it is',
+    );
+  if (!config.TWILIO_VALIDATE_SIGNATURE) {
+    log.warn(
+      'TWILIO_VALIDATE_SIGNATURE=false: anyone who can reach this server can place calls. Never run like this in production.',
+    );
+  }
+  if (!config.PUBLIC_URL) {
+    log.info(
+      'PUBLIC_URL is not set: signatures and stream URLs use X-Forwarded-Proto/X-Forwarded-Host or Host from each request',
+    );
+  }
+  await server.app.listen({ port: config.PORT, host: config.HOST });
+  const addr = server.app.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : config.PORT;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  return { ...server, url: `http://${host}:${port}`, port };
+}

@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isValidTwilioSignature, signedHttpUrl, toWebSocketUrl } from '../twilio/signature.js';
+import type { ServerContext } from './context.js';
+
+function bodyParams(body: unknown): Record<string, string> {
+  if (!body || typeof body !== 'object') return {};
+  return body as Record<string, string>;
+}
+
+function callSidOf(body: unknown): string | undefined {
+  const v = (body as Record<string, unknown> | undefined)?.CallSid;
+  return typeof v === 'string' ? v.slice(0, 40) : undefined;
+}
+
+/**
+ * A preHandler refusing any request without a valid X-Twilio-Signature (403),
+ * computed over the public URL Twilio used. For the WebSocket upgrade it runs
+ * before the upgrade, so a forged stream never gets a socket.
+ */
+export function requireTwilioSignature(ctx: ServerContext, kind: 'http' | 'ws') {
+  const route = kind === 'ws' ? 'media-stream' : undefined;
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const { config } = ctx;
+    if (!config.TWILIO_VALIDATE_SIGNATURE) {
+      req.log.warn('X-Twilio-Signature NOT validated (TWILIO_VALIDATE_SIGNATURE=false)');
+      return;
+    }
+    const httpUrl = signedHttpUrl(config.PUBLIC_URL, {
+      url: req.url,
+      headers: req.headers,
+      protocol: req.protocol,
+    });
+    const url = kind === 'ws' ? toWebSocketUrl(httpUrl) : httpUrl;
+    const header = req.headers['x-twilio-signature'];
+    const signature = Array.isArray(header) ? header[0] : header;
+    const params = kind === 'ws' ? {} : bodyParams(req.body);
+    if (isValidTwilioSignature(config.TWILIO_AUTH_TOKEN ?? '', signature, url, params)) return;
+    const reason = signature ? 'invalid X-Twilio-Signature' : 'missing X-Twilio-Signature';
+    const routeName = route ?? req.routeOptions.url ?? req.url;
+    ctx.metrics.signatureInvalid.inc({ route: routeName });
+    ctx.metrics.calls.inc({ outcome: 'signature_invalid' });
+    req.log.warn(
+      { callSid: callSidOf(req.body), url, route: routeName },
+      `Refused request: ${reason}`,
+    );
+    await reply.code(403).type('text/plain').send(`Forbidden: ${reason}`);
+  };
+}

@@ -48,6 +48,7 @@ const mu = mulawFrames(pcm);
 const muSecond = mulawFrames(pcmSecond);
 const al = pcm.map((f) => encodeAlaw(f));
 const messages = twilioMediaMessages(mu);
+const payloads = mu.map((b) => Buffer.from(b).toString('base64'));
 
 const outPcm = new Int16Array(SECOND_SAMPLES);
 const outBytes = Buffer.alloc(SECOND_SAMPLES);
@@ -239,6 +240,26 @@ function framerLoop(
 }
 
 const pipelineCases: Case[] = [
+  {
+    name: 'base64 decode of a 160-byte payload',
+    unit: 'frame',
+    unitsPerOp: 1,
+    baselineLabel: "Buffer.from(payload, 'base64')",
+    ours: (n) => {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc ^= decodeBase64Into(payloads[i & MASK]!, b64Scratch);
+      return acc ^ b64Scratch[5]!;
+    },
+    baseline: (n) => {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc ^= Buffer.from(payloads[i & MASK]!, 'base64')[5]!;
+      return acc;
+    },
+    check: () => {
+      const len = decodeBase64Into(payloads[2]!, b64Scratch);
+      same(b64Scratch.subarray(0, len), mu[2]!);
+    },
+  },
   {
     name: 'Twilio media parse + base64 + μ-law decode',
     unit: 'frame',

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawServerDefault,
+} from 'fastify';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
@@ -85,7 +90,12 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   };
 
   // Typed as the default instance: pino's Logger is a FastifyBaseLogger, and the routes are written for that.
-  const app: FastifyInstance = Fastify({
+  const app: FastifyInstance = Fastify<
+    RawServerDefault,
+    IncomingMessage,
+    ServerResponse,
+    FastifyBaseLogger
+  >({
     loggerInstance: log,
     disableRequestLogging: true,
     bodyLimit: 64 * 1024,

@@ -34,6 +34,14 @@ export async function badRequest(
  * one do we act on?), so it is refused before anything else looks at the body.
  */
 export async function rejectDuplicates(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // Twilio only ever sends forms; a JSON body here is someone else.
+  if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
+    await reply
+      .code(415)
+      .type('text/plain')
+      .send('Unsupported Media Type: expected application/x-www-form-urlencoded');
+    return;
+  }
   const body = req.body;
   if (body === undefined || body === null || typeof body !== 'object') {
     await reply.code(400).type('text/plain').send('Bad Request: expected a form-encoded body');

@@ -1,4 +1,5 @@
 import type { Room } from '@livekit/rtc-node';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { waitForCallerAudio } from './caller.js';
 import { MIRROR_SAMPLE_RATE_HZ, mirrorAudio } from './mirror.js';
@@ -11,9 +12,10 @@ import { AgentStatePublisher } from './state.js';
  * Resolves when the caller's track ends, the room disconnects, or `signal` aborts.
  */
 export async function runLoopback(room: Room, logger: Logger, signal: AbortSignal): Promise<void> {
-  const state = new AgentStatePublisher(room, (err) =>
-    logger.warn({ err }, 'could not publish agent state'),
-  );
+  const state = new AgentStatePublisher(room, (err) => {
+    // Losing the room mid-update is how calls end; only a live room's failure matters.
+    if (room.isConnected) logger.warn({ err: describeError(err) }, 'could not publish agent state');
+  });
   await state.set('listening');
   const output = await publishAgentAudio(room, MIRROR_SAMPLE_RATE_HZ);
   try {

@@ -156,3 +156,22 @@ export class FakeCaller {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The `lengthMs` of audio starting `skipMs` after the first 20 ms frame louder than
+ * `minDbfs`, located by sample position (arrival times are bursty under load).
+ */
+export function audibleWindow(
+  samples: Int16Array,
+  skipMs: number,
+  lengthMs: number,
+  minDbfs = -45,
+): Int16Array {
+  for (let off = 0; off + FRAME_SAMPLES <= samples.length; off += FRAME_SAMPLES) {
+    if (rmsDbfs(samples.subarray(off, off + FRAME_SAMPLES)) > minDbfs) {
+      const start = off + (skipMs * CALLER_RATE_HZ) / 1000;
+      return samples.subarray(start, start + (lengthMs * CALLER_RATE_HZ) / 1000);
+    }
+  }
+  return new Int16Array(0);
+}

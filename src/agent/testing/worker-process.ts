@@ -12,6 +12,8 @@ export interface WorkerProcessOptions {
   env: Record<string, string>;
   /** Which CLI command to run: `agent` (default) or `responder`. */
   command?: 'agent' | 'responder';
+  /** Extra CLI arguments. */
+  args?: string[];
   /** Log line (pino `msg`) that says the process is ready. */
   readyMsg?: string;
   readyTimeoutMs?: number;

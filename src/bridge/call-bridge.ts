@@ -253,8 +253,9 @@ export class CallBridge {
       if (p === this.agent) this.bargeIn('agent track muted');
     });
     room.on(RoomEvent.ParticipantAttributesChanged, (changed, p) => {
-      if (p !== this.agent || !(AGENT_STATE in changed)) return;
+      if (p.identity !== this.agent?.identity || !(AGENT_STATE in changed)) return;
       const state = changed[AGENT_STATE];
+      call.log.debug({ state }, 'Agent state changed');
       if (this.agentSpeaking && state !== 'speaking') this.bargeIn(`agent state ${state}`);
       this.agentSpeaking = state === 'speaking';
     });
@@ -360,7 +361,7 @@ export class CallBridge {
   }
 
   private bargeIn(why: string): void {
-    if (this.pacer.clear()) {
+    if (this.pacer.clear(this.agentSpeaking)) {
       this.deps.metrics.clears.inc();
       this.call.log.info({ why }, 'Barge-in: cleared queued agent audio');
     }

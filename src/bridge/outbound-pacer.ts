@@ -99,11 +99,13 @@ export class OutboundPacer {
 
   /**
    * Barge-in: drop what Twilio and we still hold, so the caller stops hearing stale
-   * agent audio at once. Returns whether anything was dropped (and `clear` sent).
+   * agent audio at once. Returns whether `clear` was sent. `force` sends it even when
+   * our estimate says Twilio's queue is empty: its real buffer also holds network
+   * jitter we cannot see, and a needless clear costs nothing.
    */
-  clear(): boolean {
+  clear(force = false): boolean {
     if (this.closed) return false;
-    const had = this.twilioQueuedMs() > 0 || this.backlog.length > 0;
+    const had = force || this.twilioQueuedMs() > 0 || this.backlog.length > 0;
     this.backlog.length = 0;
     this.playedUntil = 0;
     this.lastSentSilent = true;

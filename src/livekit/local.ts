@@ -1,7 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, openSync, closeSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +104,20 @@ export class LocalLiveKit implements LiveKitCredentials {
 
   static async start(opts: LocalLiveKitOptions = {}): Promise<LocalLiveKit> {
     const binary = await ensureLiveKitServer({ binary: opts.binary, onProgress: opts.onProgress });
+    // A free port can be taken by another process between our probe and the server's
+    // bind (parallel test suites do this); a few fresh tries make that race harmless.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalLiveKit.startOnce(binary, opts);
+      } catch (err) {
+        if (attempt >= 4 || !(err instanceof PbError && /address already in use/.test(err.message)))
+          throw err;
+        opts.onProgress?.(`livekit-server port was taken; retrying (attempt ${attempt + 1})`);
+      }
+    }
+  }
+
+  private static async startOnce(binary: string, opts: LocalLiveKitOptions): Promise<LocalLiveKit> {
     const [port, tcpPort, udpPort] = await Promise.all([
       freeTcpPort(),
       freeTcpPort(),
@@ -157,9 +179,11 @@ export class LocalLiveKit implements LiveKitCredentials {
     let lastError: unknown;
     while (Date.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) {
+        const tail = readFileSync(this.logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';
+        if (this.ownsWorkDir) rmSync(this.workDir, { recursive: true, force: true });
         throw new PbError(
           'PB_ERR_LIVEKIT_START',
-          `livekit-server exited during start-up (code ${child.exitCode ?? child.signalCode}); see ${this.logFile}`,
+          `livekit-server exited during start-up (code ${child.exitCode ?? child.signalCode}): ${tail}`,
         );
       }
       try {

@@ -27,6 +27,7 @@ export async function tokenFor(
     canPublish: true,
     canSubscribe: true,
     canPublishData: true,
+    canUpdateOwnMetadata: true,
     ...grant,
   });
   return at.toJwt();

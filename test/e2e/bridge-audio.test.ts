@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeWindows, dominantFrequency, longestGapMs, tone } from '../../src/audio/analysis.js';
+import { FakeAgent } from '../helpers/fake-agent.js';
+import { roomService, waitFor } from '../helpers/livekit.js';
+import {
+  callParams,
+  callSid,
+  parseTwimlXml,
+  startPhonebridge,
+  streamParams,
+  twilioPost,
+  type TestServer,
+} from '../helpers/phonebridge.js';
+import { TwilioStream } from '../helpers/twilio-stream.js';
+
+const RATE = 8000;
+
+async function placeCall(
+  pb: TestServer,
+): Promise<{ sid: string; stream: TwilioStream; agent: FakeAgent }> {
+  const sid = callSid();
+  const twiml = parseTwimlXml(
+    await (await twilioPost(pb.url, '/incoming-call', callParams(sid))).text(),
+  );
+  const agent = await FakeAgent.join(`call-${sid}`);
+  const stream = await TwilioStream.open(pb.url);
+  stream.start(sid, streamParams(twiml));
+  return { sid, stream, agent };
+}
+
+/** The caller hangs up: Twilio sends stop; the server closes the stream and ends the call. */
+async function hangUp(pb: TestServer, stream: TwilioStream, sid: string): Promise<void> {
+  stream.stop(sid);
+  await stream.closed;
+  await pb.server.ctx.registry.settled();
+}
+
+/** Start and end (ms) of the loud part of a recording. */
+function activeSpan(pcm: Int16Array): { startMs: number; endMs: number } {
+  const w = activeWindows(pcm, RATE, 10, -30);
+  const first = w.indexOf(true);
+  const last = w.lastIndexOf(true);
+  return { startMs: first * 10, endMs: (last + 1) * 10 };
+}
+
+describe('media bridge: audio both ways through a real livekit-server', () => {
+  let pb: TestServer;
+  beforeAll(async () => {
+    pb = await startPhonebridge();
+  });
+  afterAll(async () => {
+    await pb.stop();
+  });
+
+  it('carries caller audio into the room and agent audio back as well-formed Twilio media', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await waitFor(
+      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
+      10_000,
+      'publish',
+    );
+
+    await stream.play(tone(440, 1000, RATE, 0.5));
+    await stream.play(new Int16Array(RATE / 2)); // trailing silence flushes jitter buffers
+    const heard = agent.recording();
+    const span = activeSpan(heard);
+    expect(span.endMs - span.startMs).toBeGreaterThan(940);
+    expect(span.endMs - span.startMs).toBeLessThan(1080);
+    const toneIn = heard.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
+    expect(Math.abs(dominantFrequency(toneIn, RATE, 100, 3000) - 440)).toBeLessThan(440 * 0.02);
+
+    await waitFor(
+      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track'),
+      10_000,
+      'subscribe',
+    );
+    const before = stream.mediaOut().length;
+    await agent.say(tone(1000, 1000, RATE, 0.5));
+    await agent.say(new Int16Array(RATE / 2));
+    await new Promise((r) => setTimeout(r, 300));
+    const out = stream.mediaOut().slice(before);
+    for (const m of out) {
+      expect(m.streamSid).toBe(stream.streamSid);
+      expect(Buffer.from(m.media!.payload, 'base64')).toHaveLength(160);
+    }
+    const back = stream.heard().subarray(before * 160);
+    const backSpan = activeSpan(back);
+    expect(backSpan.endMs - backSpan.startMs).toBeGreaterThan(940);
+    const toneBack = back.subarray(
+      (backSpan.startMs * RATE) / 1000,
+      (backSpan.endMs * RATE) / 1000,
+    );
+    expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - 1000)).toBeLessThan(20);
+    // Continuous while the agent talks: no hole inside the tone.
+    expect(longestGapMs(toneBack.subarray(80, toneBack.length - 80), RATE, 50)).toBeLessThan(5);
+    expect(
+      pb.logs.some((l) => l.callSid === sid && l.msg === 'Starting to stream agent audio'),
+    ).toBe(true);
+    expect(
+      pb.logs.some((l) => l.callSid === sid && l.msg === `Connected to LiveKit room call-${sid}`),
+    ).toBe(true);
+
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+    expect((await roomService().listRooms()).map((r) => r.name)).not.toContain(`call-${sid}`);
+  });
+
+  it('keeps the published timeline right across a 200 ms gap and a 500 ms burst', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await waitFor(
+      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
+      10_000,
+      'publish',
+    );
+    const a = tone(600, 400, RATE, 0.5);
+    await stream.play(a);
+    stream.skip(200); // 200 ms never arrives
+    // 500 ms of audio arrives at once, then the line continues in real time.
+    await stream.play(tone(600, 500, RATE, 0.5), { burst: true });
+    await stream.play(tone(600, 300, RATE, 0.5));
+    // The burst was queued, not sped up: the room's timeline runs 500 ms behind until the end.
+    await stream.play(new Int16Array(RATE));
+    const heard = agent.recording();
+    const w = activeWindows(heard, RATE, 10, -30);
+    const first = w.indexOf(true);
+    const last = w.lastIndexOf(true);
+    const quietInside = w.slice(first, last + 1).filter((x) => !x).length * 10;
+    // 400 ms tone, 200 ms silence, 800 ms tone: nothing sped up, nothing dropped.
+    expect((last + 1 - first) * 10).toBeGreaterThan(1340);
+    expect((last + 1 - first) * 10).toBeLessThan(1480);
+    expect(quietInside).toBeGreaterThan(160);
+    expect(quietInside).toBeLessThan(260);
+    const metrics = await (await fetch(`${pb.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /phonebridge_bridge_gap_fill_ms_total|phonebridge_bridge_frames_total\{direction="inbound"\}/,
+    );
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+
+  it('sends clear on barge-in and tracks marks', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await waitFor(
+      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track'),
+      10_000,
+      'subscribe',
+    );
+    await agent.setState('speaking');
+    const talking = agent.say(tone(800, 1500, RATE, 0.5));
+    await waitFor(() => stream.mediaOut().length > 30, 5000, 'agent audio');
+    await agent.setState('listening');
+    await waitFor(() => stream.received.some((m) => m.event === 'clear'), 5000, 'clear');
+    await talking;
+    expect(stream.received.find((m) => m.event === 'clear')!.streamSid).toBe(stream.streamSid);
+    expect(stream.received.filter((m) => m.event === 'mark').length).toBeGreaterThan(0);
+    await hangUp(pb, stream, sid);
+    const summary = pb.logs.find((l) => l.callSid === sid && l.msg === 'Bridge summary')!;
+    expect(summary.clears).toBeGreaterThanOrEqual(1);
+    expect(summary.marksEchoed).toBeGreaterThan(0);
+    await agent.leave();
+  });
+
+  it('publishes caller DTMF to the room', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await waitFor(
+      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
+      10_000,
+      'publish',
+    );
+    stream.dtmf('4');
+    stream.dtmf('#');
+    await waitFor(() => agent.dtmf.length === 2, 5000, 'dtmf');
+    expect(agent.dtmf).toEqual(['4', '#']);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+});

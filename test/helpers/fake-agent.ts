@@ -1,0 +1,81 @@
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+} from '@livekit/rtc-node';
+import { concatPcm } from '../../src/audio/analysis.js';
+import { livekit, tokenFor } from './livekit.js';
+
+const RATE = 8000;
+const FRAME = 160;
+
+/**
+ * A test participant that plays the agent: joins as kind `agent`, records what the
+ * caller publishes, and speaks PCM at real-time pace.
+ */
+export class FakeAgent {
+  readonly room = new Room();
+  readonly source = new AudioSource(RATE, 1, 200);
+  readonly heard: Int16Array[] = [];
+  readonly dtmf: string[] = [];
+  private track?: LocalAudioTrack;
+  private reading?: Promise<void>;
+  private stream?: AudioStream;
+
+  static async join(roomName: string, identity = 'agent-test'): Promise<FakeAgent> {
+    const agent = new FakeAgent();
+    agent.room.on(RoomEvent.TrackSubscribed, (track) => {
+      if (track.kind !== TrackKind.KIND_AUDIO || agent.stream) return;
+      const stream = new AudioStream(track, { sampleRate: RATE, numChannels: 1, frameSizeMs: 20 });
+      agent.stream = stream;
+      agent.reading = (async () => {
+        for await (const f of stream) agent.heard.push(f.data.slice());
+      })().catch(() => undefined);
+    });
+    agent.room.on(RoomEvent.DtmfReceived, (_code, digit) => agent.dtmf.push(digit));
+    await agent.room.connect(livekit().url, await tokenFor(identity, roomName, {}, 'agent'), {
+      autoSubscribe: true,
+      dynacast: false,
+    });
+    agent.track = LocalAudioTrack.createAudioTrack('agent-audio', agent.source);
+    const opts = new TrackPublishOptions();
+    opts.source = TrackSource.SOURCE_MICROPHONE;
+    await agent.room.localParticipant!.publishTrack(agent.track, opts);
+    return agent;
+  }
+
+  /** Everything heard so far as one buffer. */
+  recording(): Int16Array {
+    return concatPcm(this.heard);
+  }
+
+  /** Speaks PCM at real time (captureFrame paces through the source's small queue). */
+  async say(pcm: Int16Array, signal?: AbortSignal): Promise<void> {
+    for (let off = 0; off + FRAME <= pcm.length; off += FRAME) {
+      if (signal?.aborted) return;
+      await this.source.captureFrame(new AudioFrame(pcm.slice(off, off + FRAME), RATE, 1, FRAME));
+    }
+  }
+
+  async setState(state: string): Promise<void> {
+    await this.room.localParticipant!.setAttributes({ 'lk.agent.state': state });
+  }
+
+  async leave(): Promise<void> {
+    try {
+      await this.stream?.cancel();
+    } catch {
+      // the track may already be gone
+    }
+    await this.track?.close();
+    await this.source.close();
+    await this.room.disconnect();
+    await this.reading;
+  }
+}

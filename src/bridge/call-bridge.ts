@@ -115,8 +115,15 @@ export class CallBridge {
     });
   }
 
+  private starting?: Promise<void>;
+
   /** Joins the room, publishes the caller, waits for the agent. Errors end the call. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.connectAndPublish();
+    return this.starting;
+  }
+
+  private async connectAndPublish(): Promise<void> {
     const { call, deps } = this;
     const { config } = deps;
     const signal = call.signal;
@@ -196,6 +203,9 @@ export class CallBridge {
 
   /** Releases every resource; runs once, from the call's teardown. */
   async teardown(): Promise<void> {
+    // A connect still in flight would otherwise finish after we left and re-create the
+    // deleted room (LiveKit creates rooms on join), leaking it.
+    await this.starting?.catch(() => undefined);
     clearTimeout(this.agentTimer);
     clearTimeout(this.reconnectTimer);
     this.framer.flush();

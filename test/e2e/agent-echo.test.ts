@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentDispatchClient } from 'livekit-server-sdk';
+import { dispose } from '@livekit/rtc-node';
+import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
+import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import {
+  activeSpanMs,
+  bandProfile,
+  fixtureWav,
+  similarity,
+} from '../../src/agent/testing/speech.js';
+import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
+
+const AGENT_NAME = `pb-echo-${process.pid}`;
+const SILENCE_MS = 4000;
+
+describe('agent worker in echo mode', () => {
+  let worker: WorkerProcess;
+  const lk = livekit();
+
+  beforeAll(async () => {
+    worker = await WorkerProcess.start({
+      env: {
+        LIVEKIT_URL: lk.url,
+        LIVEKIT_API_KEY: lk.apiKey,
+        LIVEKIT_API_SECRET: lk.apiSecret,
+        AGENT_NAME,
+        SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
+      },
+    });
+  });
+
+  afterAll(async () => {
+    const children = worker ? childPids(worker.pid!) : [];
+    await worker?.stop();
+    await waitFor(() => children.every((pid) => !alive(pid)), 15_000, 'job processes to exit');
+    await dispose();
+  });
+
+  it('greets, is interrupted by speech, echoes an utterance faithfully, then hangs up on silence', async () => {
+    const room = uniqueRoom('call-CAecho');
+    const svc = roomService();
+    await svc.createRoom({ name: room, emptyTimeout: 30 });
+    const caller = new FakeCaller();
+    const speech = fixtureWav('caller-hello.wav');
+    expect(speech.sampleRateHz).toBe(CALLER_RATE_HZ);
+    const speakingCount = () => caller.agentStates.filter((s) => s.state === 'speaking').length;
+    const lastState = () => caller.agentStates.at(-1)?.state;
+    try {
+      await caller.join(lk.url, await tokenFor('phone-15550003333', room));
+      await new AgentDispatchClient(
+        lk.url.replace(/^ws/, 'http'),
+        lk.apiKey,
+        lk.apiSecret,
+      ).createDispatch(room, AGENT_NAME, {
+        metadata: JSON.stringify({ callSid: 'CAecho', from: '+15550003333', to: '+15550004444' }),
+      });
+
+      // 1. The greeting starts without the caller saying anything.
+      await waitFor(() => caller.firstAudibleAt() !== undefined, 20_000, 'greeting audio');
+      expect(speakingCount()).toBe(1);
+
+      // 2. Barge-in: speaking during the (5 s) greeting stops it, and the words come back.
+      await new Promise((r) => setTimeout(r, 800));
+      await caller.play(speech.samples);
+      const spokeUntil = Date.now();
+      await waitFor(() => speakingCount() >= 2, 10_000, 'echo after barge-in');
+      const states = caller.agentStates.map((s) => s.state);
+      expect(states.slice(0, 3)).toEqual(['speaking', 'listening', 'speaking']);
+      // The greeting stopped while the caller was still talking, not when it had finished.
+      expect(caller.agentStates[1]!.atMs).toBeLessThan(spokeUntil);
+      await waitFor(() => lastState() === 'listening', 10_000, 'echo to finish');
+
+      // 3. In a quiet line, the echo has the utterance's duration and spectral shape.
+      const before = Date.now();
+      await caller.play(speech.samples);
+      await waitFor(() => speakingCount() >= 3, 10_000, 'second echo to start');
+      await waitFor(() => lastState() === 'listening', 10_000, 'second echo to finish');
+      await new Promise((r) => setTimeout(r, 500));
+      const echoed = caller.audioSince(before);
+      const sentMs = activeSpanMs(speech.samples, CALLER_RATE_HZ);
+      const backMs = activeSpanMs(echoed, CALLER_RATE_HZ);
+      const shape = similarity(
+        bandProfile(speech.samples, CALLER_RATE_HZ),
+        bandProfile(echoed, CALLER_RATE_HZ),
+      );
+      console.log(
+        `echo: sent ${sentMs} ms of speech, got back ${backMs} ms, spectral similarity ${shape.toFixed(3)}`,
+      );
+      expect(Math.abs(backMs - sentMs) / sentMs).toBeLessThanOrEqual(0.1);
+      expect(shape).toBeGreaterThan(0.9);
+
+      // 4. Silence: "are you still there?", then goodbye and the room is deleted.
+      await waitFor(() => speakingCount() >= 4, SILENCE_MS + 10_000, 'still-there prompt');
+      await waitFor(
+        async () => !(await svc.listRooms([room])).some((r) => r.name === room),
+        2 * SILENCE_MS + 20_000,
+        'room deleted after goodbye',
+      );
+      expect(speakingCount()).toBeGreaterThanOrEqual(5);
+    } finally {
+      await caller.leave();
+      await svc.deleteRoom(room).catch(() => undefined);
+    }
+  });
+});

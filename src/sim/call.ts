@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { realClock, type Clock } from './clock.js';
 import { twilioSid } from './ids.js';
 import type { TroubleOptions } from './media-sender.js';
+import { PLAYBACK_PHASE_MS } from './playback.js';
 import { burstOnsetsMs, detectOnsetsMs, roundTripDelaysMs } from './probe.js';
 import type { CallEnd, CallReport, StreamReport } from './report.js';
 import { signFormPost, joinUrl } from './signing.js';
@@ -99,11 +100,20 @@ function streamReport(
   source: AudioSourceSpec,
 ): StreamReport {
   const heard = r.playback.heard();
-  const agent = utterances(heard, 300);
+  // Heard audio is on the playback clock; shift it onto stream time.
+  const shift = <T extends { startMs: number; endMs: number }>(x: T): T => ({
+    ...x,
+    startMs: x.startMs + PLAYBACK_PHASE_MS,
+    endMs: x.endMs + PLAYBACK_PHASE_MS,
+  });
+  const agent = utterances(heard, 300).map(shift);
   // Caller turns: speech separated by 600 ms or more of silence (pauses inside a
   // sentence are shorter); only turns that were actually sent before the stream ended.
   const caller = utterances(audio, 600).filter((t) => t.endMs <= r.durationMs);
-  const gaps = underruns(r.playback.supplied());
+  const gaps = underruns(r.playback.supplied()).map((g) => ({
+    ...g,
+    atMs: g.atMs + PLAYBACK_PHASE_MS,
+  }));
   let roundTripMs: number[] = [];
   if (source.kind === 'bursts') {
     const periodMs = source.periodMs ?? 1000;
@@ -317,7 +327,7 @@ export async function simulateCall(options: CallOptions, signal: AbortSignal): P
   report.end = end;
 
   const endMs = clock.now();
-  report.durationSeconds = answeredAtMs === null ? 0 : Math.ceil((endMs - answeredAtMs) / 1000);
+  report.durationSeconds = answeredAtMs === null ? 0 : Math.round((endMs - answeredAtMs) / 1000);
   if (options.statusCallback ?? true) {
     const callStatus =
       end === 'rejected'

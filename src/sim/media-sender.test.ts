@@ -3,7 +3,7 @@ import { mediaMessage, dtmfMessage } from '../twilio/stream-messages.js';
 import { tone } from '../audio/analysis.js';
 import { VirtualClock } from './clock.js';
 import { sendMedia, type TroubleOptions } from './media-sender.js';
-import { decodeMulaw } from './mulaw.js';
+import { decodeMulaw } from '../audio/g711.js';
 import { StreamSequence } from './sequence.js';
 
 const streamSid = 'MZ' + 'a'.repeat(32);

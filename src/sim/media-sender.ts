@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { encodeMulaw } from './mulaw.js';
+import { encodeMulaw } from '../audio/g711.js';
 import type { StreamSequence } from './sequence.js';
 
 /** 20 ms of 8 kHz audio: what Twilio puts in one media message. */

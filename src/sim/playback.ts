@@ -132,8 +132,15 @@ export class Playback {
 }
 
 /**
- * Drives a Playback on a drift-free clock: frame k plays at start + k × 20 ms until the
- * signal aborts. Resolves (never rejects) on abort.
+ * The playback clock ticks half a frame out of phase with the inbound media deadlines:
+ * a server that answers each caller frame at once (a loopback agent) then never races
+ * the tick that should play its answer. Heard sample i sounds at PHASE + i/8 ms.
+ */
+export const PLAYBACK_PHASE_MS = 10;
+
+/**
+ * Drives a Playback on a drift-free clock: frame k plays at start + PLAYBACK_PHASE_MS +
+ * k × 20 ms until the signal aborts. Resolves (never rejects) on abort.
  */
 export async function runPlaybackClock(
   playback: Playback,
@@ -143,7 +150,7 @@ export async function runPlaybackClock(
 ): Promise<void> {
   try {
     for (let k = 0; ; k++) {
-      await clock.sleepUntil(startMs + k * FRAME_MS, signal);
+      await clock.sleepUntil(startMs + PLAYBACK_PHASE_MS + k * FRAME_MS, signal);
       playback.tick();
     }
   } catch (err) {

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { outboundMessage } from '../twilio/stream-messages.js';
 import type { Clock } from './clock.js';
 import { sendMedia, type MediaSenderStats, type TroubleOptions } from './media-sender.js';
-import { decodeMulaw } from './mulaw.js';
+import { decodeMulaw } from '../audio/g711.js';
 import { Playback, runPlaybackClock } from './playback.js';
 import { StreamSequence } from './sequence.js';
 import { signWebSocketUrl } from './signing.js';

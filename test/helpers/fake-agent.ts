@@ -28,7 +28,12 @@ export class FakeAgent {
   private reading?: Promise<void>;
   private stream?: AudioStream;
 
-  static async join(roomName: string, identity = 'agent-test'): Promise<FakeAgent> {
+  /** `publish: false` makes a listen-only agent: no encoder, half the CPU of a full one. */
+  static async join(
+    roomName: string,
+    identity = 'agent-test',
+    opts: { publish?: boolean } = {},
+  ): Promise<FakeAgent> {
     const agent = new FakeAgent();
     agent.room.on(RoomEvent.TrackSubscribed, (track) => {
       if (track.kind !== TrackKind.KIND_AUDIO || agent.stream) return;
@@ -43,10 +48,11 @@ export class FakeAgent {
       autoSubscribe: true,
       dynacast: false,
     });
+    if (opts.publish === false) return agent;
     agent.track = LocalAudioTrack.createAudioTrack('agent-audio', agent.source);
-    const opts = new TrackPublishOptions();
-    opts.source = TrackSource.SOURCE_MICROPHONE;
-    await agent.room.localParticipant!.publishTrack(agent.track, opts);
+    const publishOptions = new TrackPublishOptions();
+    publishOptions.source = TrackSource.SOURCE_MICROPHONE;
+    await agent.room.localParticipant!.publishTrack(agent.track, publishOptions);
     return agent;
   }
 

@@ -1,133 +1,22 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { tone } from '../audio/analysis.js';
-import { encodeMulaw } from '../audio/g711.js';
-import { inboundMessage, type InboundMessage } from '../twilio/stream-messages.js';
 import { simulateCall, type CallOptions } from './call.js';
+import { startFakePhonebridge, type FakeMode, type FakePhonebridge } from './fake-phonebridge.js';
 
-/**
- * A tiny stand-in for phonebridge, following the documented protocol: it checks every
- * signature against the public URL, answers TwiML by mode, and echoes caller audio back.
- */
 const token = 'test-auth-token-0123456789abcdef';
 const publicUrl = 'https://pb.example.test';
-type Mode = 'stream' | 'reject' | 'say-hangup' | 'sip' | 'close-4005' | 'clear';
-let mode: Mode = 'stream';
-let server: Server;
-let baseUrl: string;
-const seen = {
-  webhooks: [] as Record<string, string>[],
-  statuses: [] as Record<string, string>[],
-  messages: [] as InboundMessage[],
-  badSignatures: 0,
-};
-
-async function body(req: IncomingMessage): Promise<Record<string, string>> {
-  let text = '';
-  for await (const chunk of req) text += String(chunk);
-  return Object.fromEntries(new URLSearchParams(text));
-}
-
-function twimlFor(m: Mode, p: Record<string, string>): string {
-  const vr = new twilio.twiml.VoiceResponse();
-  if (m === 'reject') vr.reject({ reason: 'busy' });
-  else if (m === 'say-hangup') {
-    vr.say('Sorry, we are busy.');
-    vr.hangup();
-  } else if (m === 'sip') vr.dial().sip('sip:room@sip.example.test;transport=tcp');
-  else {
-    const s = vr.connect().stream({ url: 'wss://pb.example.test/media-stream' });
-    s.parameter({ name: 'callSid', value: p.CallSid ?? '' });
-    s.parameter({ name: 'room', value: 'call-room' });
-    vr.say('Goodbye.');
-  }
-  return vr.toString();
-}
-
-function onStream(ws: WebSocket): void {
-  let streamSid = '';
-  let marked = false;
-  ws.on('message', (data) => {
-    const msg = inboundMessage.parse(JSON.parse((data as Buffer).toString('utf8')));
-    seen.messages.push(msg);
-    if (msg.event === 'start') {
-      streamSid = msg.streamSid;
-      if (mode === 'close-4005') ws.close(4005, 'agent unavailable');
-      if (mode === 'clear') {
-        // Ten seconds of agent speech, a mark behind it, then barge-in on the first DTMF.
-        const payload = Buffer.from(encodeMulaw(tone(500, 10_000, 8000))).toString('base64');
-        ws.send(JSON.stringify({ event: 'media', streamSid, media: { payload } }));
-        ws.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'long' } }));
-      }
-    } else if (msg.event === 'media' && mode === 'stream') {
-      // Loopback agent: the caller's audio comes straight back.
-      ws.send(JSON.stringify({ event: 'media', streamSid, media: { payload: msg.media.payload } }));
-      if (!marked) {
-        marked = true;
-        ws.send(JSON.stringify({ event: 'mark', streamSid, mark: { name: 'first-echo' } }));
-      }
-    } else if (msg.event === 'dtmf' && mode === 'clear') {
-      ws.send(JSON.stringify({ event: 'clear', streamSid }));
-    }
-  });
-}
+let fake: FakePhonebridge;
+const seen = () => fake.seen;
+const reset = (mode: FakeMode): void => fake.reset(mode);
 
 beforeAll(async () => {
-  const wss = new WebSocketServer({ noServer: true });
-  server = createServer((req, res) => {
-    void body(req).then((params) => {
-      const path = req.url ?? '';
-      const ok = twilio.validateRequest(
-        token,
-        String(req.headers['x-twilio-signature'] ?? ''),
-        publicUrl + path,
-        params,
-      );
-      if (!ok) {
-        seen.badSignatures++;
-        res.writeHead(403).end();
-      } else if (path === '/incoming-call') {
-        seen.webhooks.push(params);
-        res.writeHead(200, { 'content-type': 'text/xml' }).end(twimlFor(mode, params));
-      } else if (path === '/call-status') {
-        seen.statuses.push(params);
-        res.writeHead(204).end();
-      } else res.writeHead(404).end();
-    });
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const sig = String(req.headers['x-twilio-signature'] ?? '');
-    if (
-      req.url !== '/media-stream' ||
-      !twilio.validateRequest(token, sig, `wss://pb.example.test${req.url}`, {})
-    ) {
-      seen.badSignatures++;
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, onStream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake = await startFakePhonebridge(token, publicUrl);
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await fake.close();
 });
 
-function reset(m: Mode): void {
-  mode = m;
-  seen.webhooks = [];
-  seen.statuses = [];
-  seen.messages = [];
-  seen.badSignatures = 0;
-}
-
 const base = (): CallOptions => ({
-  url: baseUrl,
+  url: fake.url,
   publicUrl,
   authToken: token,
   source: { kind: 'bursts', durationMs: 3000 },
@@ -141,7 +30,7 @@ describe('simulateCall against a fake phonebridge', () => {
       { ...base(), trouble: { dtmf: [{ digit: '5', atMs: 1000 }] } },
       new AbortController().signal,
     );
-    expect(seen.badSignatures).toBe(0);
+    expect(seen().badSignatures).toBe(0);
     expect(r.errors).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.end).toBe('caller-done');
@@ -150,7 +39,7 @@ describe('simulateCall against a fake phonebridge', () => {
       'Say("Goodbye.")',
     ]);
 
-    const wh = seen.webhooks[0]!;
+    const wh = seen().webhooks[0]!;
     expect(wh.CallSid).toMatch(/^CA[0-9a-f]{32}$/);
     expect(wh.AccountSid).toMatch(/^AC[0-9a-f]{32}$/);
     expect(wh).toMatchObject({
@@ -159,7 +48,7 @@ describe('simulateCall against a fake phonebridge', () => {
       ApiVersion: '2010-04-01',
     });
 
-    const [connected, start, ...rest] = seen.messages;
+    const [connected, start, ...rest] = seen().messages;
     expect(connected).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     expect(start).toMatchObject({
       event: 'start',
@@ -191,7 +80,7 @@ describe('simulateCall against a fake phonebridge', () => {
     // The fake echoes in real time with no lead; the half-frame playback phase absorbs that.
     expect(s.underruns.count).toBeLessThanOrEqual(2);
     expect(s.timeToFirstAgentAudioMs).toBeGreaterThan(450);
-    expect(seen.statuses[0]).toMatchObject({
+    expect(seen().statuses[0]).toMatchObject({
       CallSid: wh.CallSid,
       CallStatus: 'completed',
       CallDuration: '4',
@@ -203,15 +92,15 @@ describe('simulateCall against a fake phonebridge', () => {
     const r = await simulateCall({ ...base(), hangupAtMs: 700 }, new AbortController().signal);
     expect(r.end).toBe('caller-hangup');
     expect(r.stream!.frames.sent).toBeLessThanOrEqual(36);
-    expect(seen.messages.at(-1)?.event).toBe('stop');
-    expect(seen.statuses[0]).toMatchObject({ CallStatus: 'completed', CallDuration: '1' });
+    expect(seen().messages.at(-1)?.event).toBe('stop');
+    expect(seen().statuses[0]).toMatchObject({ CallStatus: 'completed', CallDuration: '1' });
   });
 
   it('reports <Reject> as a busy call that was never answered', async () => {
     reset('reject');
     const r = await simulateCall(base(), new AbortController().signal);
     expect(r).toMatchObject({ end: 'rejected', rejected: true, ok: true, stream: null });
-    expect(seen.statuses[0]).toMatchObject({ CallStatus: 'busy', CallDuration: '0' });
+    expect(seen().statuses[0]).toMatchObject({ CallStatus: 'busy', CallDuration: '0' });
   });
 
   it('reports <Say> + <Hangup> as what the caller heard', async () => {
@@ -247,7 +136,7 @@ describe('simulateCall against a fake phonebridge', () => {
       new AbortController().signal,
     );
     expect(r.stream).toMatchObject({ clears: 1, marks: { received: 1, played: 0, cleared: 1 } });
-    expect(seen.messages.filter((m) => m.event === 'mark')).toHaveLength(1);
+    expect(seen().messages.filter((m) => m.event === 'mark')).toHaveLength(1);
     // Agent audio was heard from the start until the clear, then silence.
     expect(r.stream!.agentSpeechMs).toBeGreaterThan(500);
     expect(r.stream!.agentSpeechMs).toBeLessThan(800);
@@ -268,7 +157,7 @@ describe('simulateCall against a fake phonebridge', () => {
     setTimeout(() => ac.abort(), 500);
     const r = await simulateCall({ ...base(), listenMs: 60_000 }, ac.signal);
     expect(r.end).toBe('aborted');
-    expect(seen.messages.at(-1)?.event).toBe('stop');
-    expect(seen.statuses).toHaveLength(1);
+    expect(seen().messages.at(-1)?.event).toBe('stop');
+    expect(seen().statuses).toHaveLength(1);
   });
 });

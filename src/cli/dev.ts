@@ -1,5 +1,58 @@
-/** `phonebridge dev`: not built yet. */
-export async function run(_argv: string[]): Promise<number> {
-  console.error('phonebridge dev is not available yet in this version.');
-  return 2;
+import { parseArgs } from 'node:util';
+import { createLogger } from '../log.js';
+import { loadConfig } from '../config/load.js';
+import { onShutdownSignal } from './signals.js';
+import { startStack } from './stack.js';
+
+const HELP = `Usage: phonebridge dev
+
+Starts local livekit-server (unless LIVEKIT_URL is set), phonebridge and the agent, and
+keeps them running for a real Twilio number or for \`phonebridge call\`. Honours PORT,
+HOST, PUBLIC_URL, TWILIO_AUTH_TOKEN (generated and printed when unset), MAX_CONCURRENT_CALLS
+and AGENT_MODE. Ctrl-C stops everything.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const base = loadConfig();
+  const log = createLogger({ level: base.LOG_LEVEL });
+  const stack = await startStack({ log, agent: true, onProgress: (l) => console.error(l) });
+  const { config } = stack;
+  const publicUrl = config.PUBLIC_URL ?? stack.url;
+  console.log(
+    [
+      '',
+      `phonebridge ready on http://${config.HOST}:${stack.server.port}`,
+      '',
+      `  LiveKit      ${config.LIVEKIT_URL}${stack.livekit ? ' (local livekit-server)' : ''}`,
+      `  Agent        ${config.AGENT_MODE} mode, registered as ${config.AGENT_NAME}`,
+      `  Capacity     ${config.MAX_CONCURRENT_CALLS} concurrent calls`,
+      stack.generatedAuthToken
+        ? `  Auth token   ${config.TWILIO_AUTH_TOKEN} (generated for this run; set TWILIO_AUTH_TOKEN for a real number)`
+        : '',
+      '',
+      'Try a simulated call in another terminal:',
+      `  TWILIO_AUTH_TOKEN=${stack.generatedAuthToken ? config.TWILIO_AUTH_TOKEN : '<your token>'} npx phonebridge call --url ${stack.url} --say "Hello there"`,
+      '',
+      'For a real Twilio number:',
+      '  1. Expose this port with a tunnel (e.g. `cloudflared tunnel --url ' +
+        stack.url +
+        '` or `ngrok http ' +
+        stack.server.port +
+        '`).',
+      '  2. Restart with PUBLIC_URL=https://<tunnel host> and your TWILIO_AUTH_TOKEN: signatures are checked against PUBLIC_URL.',
+      `  3. In the Twilio console set the number's voice webhook to POST ${publicUrl}/incoming-call`,
+      `     and its status callback to POST ${publicUrl}/call-status.`,
+      '',
+      'Ctrl-C stops everything.',
+    ]
+      .filter((l, i, all) => l !== '' || all[i - 1] !== '')
+      .join('\n'),
+  );
+  await onShutdownSignal(log);
+  await stack.stop();
+  return 0;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type RawServerDefault,
@@ -97,7 +98,8 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     FastifyBaseLogger
   >({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // Our own lines tell each call's story; per-request access logs would drown them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: true,
     return503OnClosing: false,

@@ -35,9 +35,13 @@ export function signedHttpUrl(publicUrl: string | undefined, req: RequestUrlPart
   return `${publicBaseUrl(publicUrl, req)}${req.url}`;
 }
 
-/** http(s)://host → ws(s)://host: Twilio signs a Media Stream upgrade over the URL from our TwiML. */
+/**
+ * http(s)://host/path → wss://host/path. Twilio only opens Media Streams over wss://,
+ * and signs the upgrade over the URL from our TwiML, so both use this one mapping,
+ * even when this server itself sees plain ws:// behind a TLS-terminating proxy.
+ */
 export function toWebSocketUrl(httpUrl: string): string {
-  return httpUrl.replace(/^http/, 'ws');
+  return httpUrl.replace(/^https?:\/\//, 'wss://');
 }
 
 /** Validates X-Twilio-Signature with the official package (constant-time compare, port variants). */

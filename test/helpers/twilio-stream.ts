@@ -51,7 +51,8 @@ export class TwilioStream {
 
   static async open(serverUrl: string, signedWsUrl?: string): Promise<TwilioStream> {
     const url = `${serverUrl.replace(/^http/, 'ws')}/media-stream`;
-    const sig = twilioSignature(AUTH_TOKEN, signedWsUrl ?? url, {});
+    // Twilio connects (and signs) over wss://; locally we reach the same path over ws://.
+    const sig = twilioSignature(AUTH_TOKEN, signedWsUrl ?? url.replace(/^ws:/, 'wss:'), {});
     const ws = new WebSocket(url, { headers: { 'x-twilio-signature': sig } });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

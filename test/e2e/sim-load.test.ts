@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoopbackResponder } from '../../src/agent/responder.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { LocalLiveKit } from '../../src/livekit/local.js';
+import { startServer, type RunningServer } from '../../src/server/start.js';
+import { AUTH_TOKEN } from '../helpers/phonebridge.js';
+
+// Its own livekit-server: the responder joins every `call-*` room it sees, and must not
+// wander into rooms of test files running beside this one.
+describe('phonebridge load: 10 concurrent calls in loopback mode', () => {
+  let lk: LocalLiveKit;
+  let server: RunningServer;
+  const stopResponder = new AbortController();
+  let responder: LoopbackResponder;
+  let responderRun: Promise<void>;
+
+  beforeAll(async () => {
+    lk = await LocalLiveKit.start();
+    const log = createLogger({ level: 'warn' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      AGENT_DISPATCH: 'false',
+      DRAIN_TIMEOUT_MS: '0',
+    });
+    server = await startServer(config, log);
+    responder = new LoopbackResponder({
+      url: lk.url,
+      apiKey: lk.apiKey,
+      apiSecret: lk.apiSecret,
+      logger: log,
+    });
+    responderRun = responder.start(stopResponder.signal);
+  });
+
+  afterAll(async () => {
+    stopResponder.abort();
+    await responderRun;
+    await server?.shutdown();
+    await lk?.stop();
+  });
+
+  it('completes every call with zero failures and measures the round trip', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/phonebridge.js',
+        'load',
+        '--url',
+        server.url,
+        '--auth-token',
+        AUTH_TOKEN,
+        '--calls',
+        '10',
+        '--ramp',
+        '5',
+        '--duration',
+        '6',
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    const report = JSON.parse(out) as Record<string, any>;
+    expect(code).toBe(0);
+    expect(report.calls).toMatchObject({ ok: 10, failed: 0, rejected: 0 });
+    expect(report.latency.kind).toBe('round-trip');
+    expect(report.server.peakConcurrentCalls).toBeGreaterThan(1);
+    expect(server.ctx.registry.active).toBe(0);
+  });
+});

@@ -37,5 +37,5 @@ render assets/prompts/goodbye.wav 16000 "I did not hear anything, so I will hang
 
 # Test fixtures: caller speech at the phone's 8 kHz, about one second long.
 render test/fixtures/fake-realtime/caller-hello.wav 8000 "Can you hear me now"
-# What the fake Realtime server "says" (decoded by the tests, so any speech will do).
-render test/fixtures/fake-realtime/assistant-reply.wav 16000 "Sure, I can help with that."
+# What the fake Realtime server "says", at the Realtime API's 24 kHz.
+render test/fixtures/fake-realtime/assistant-reply.wav 24000 "Sure, I can help with that."

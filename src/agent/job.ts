@@ -44,13 +44,14 @@ export default defineAgent({
         case 'openai': {
           const { runOpenAI } = await import('./openai/session.js');
           await runOpenAI(call);
-          return; // The AgentSession owns the rest of the job's life.
+          break;
         }
       }
     } catch (err) {
       if (!abort.signal.aborted) logger.error({ err: describeError(err) }, 'agent failed');
     }
-    // Loopback and echo end when the caller's audio ends: leave, the bridge owns the room.
+    // Every mode ends when the caller's audio or the session ends: leave; the bridge owns
+    // the room (or it has already been deleted to hang up).
     logger.info('agent leaving call');
     ctx.shutdown('caller gone');
   },

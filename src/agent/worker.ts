@@ -77,6 +77,10 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
       production: opts.production,
+      // Development: report no load at all. The framework would report this machine's CPU
+      // use, and livekit-server stops sending jobs to a worker whose load looks like 1.0
+      // even when the threshold is off, which on a busy laptop or CI means no second call.
+      ...(opts.production ? {} : { loadFunc: async () => 0 }),
       port: opts.httpPort ?? (opts.production ? 8081 : 0),
       logLevel: frameworkLevel(config.LOG_LEVEL),
       drainTimeout: config.DRAIN_TIMEOUT_MS,

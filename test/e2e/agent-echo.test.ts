@@ -28,7 +28,7 @@ describe('agent worker in echo mode', () => {
         SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
       },
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     const children = worker ? childPids(worker.pid!) : [];

@@ -22,7 +22,7 @@ describe('agent worker in loopback mode', () => {
         AGENT_MODE: 'loopback',
       },
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     const children = worker ? childPids(worker.pid!) : [];

@@ -53,15 +53,21 @@ export class WorkerProcess {
           ...opts.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so stop() and our exit hook reach the job and inference
+        // processes it forks even if it cannot stop them itself.
+        detached: true,
       },
     );
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    installExitHook();
     const wp = new WorkerProcess(child);
     const readyMsg =
       opts.readyMsg ?? (command === 'agent' ? 'agent worker registered' : 'responder started');
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${command} not ready after ${opts.readyTimeoutMs ?? 30_000} ms`)),
-        opts.readyTimeoutMs ?? 30_000,
+        () => reject(new Error(`${command} not ready after ${opts.readyTimeoutMs ?? 90_000} ms`)),
+        opts.readyTimeoutMs ?? 90_000,
       );
       const onLine = (text: string) => {
         if (!text.startsWith('{')) {
@@ -111,16 +117,45 @@ export class WorkerProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  /**
+   * SIGTERM to the worker (it stops its own children), then SIGKILL to its whole process
+   * group after `graceMs`; resolves with the worker's exit code.
+   */
   async stop(graceMs = 15_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
+    const pid = this.child.pid;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => killGroup(pid), graceMs);
+      try {
+        await this.exited;
+      } finally {
+        clearTimeout(timer);
+      }
     }
+    // Anything of the group still alive (a job process that ignored its parent) goes too.
+    killGroup(pid);
+    return this.exited;
+  }
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A test process that ends early (timeout, crash) must not leave workers behind. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) killGroup(child.pid);
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
   }
 }
 

@@ -1,0 +1,252 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentDispatchClient } from 'livekit-server-sdk';
+import { dispose } from '@livekit/rtc-node';
+import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
+import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import { fixtureWav } from '../../src/agent/testing/speech.js';
+import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
+import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
+
+const GOOD_KEY = 'sk-test-good-0123456789';
+const BAD_KEY = 'sk-test-bad-0123456789';
+const SILENCE_MS = 4000;
+const lk = livekit();
+const svc = roomService();
+const dispatcher = new AgentDispatchClient(lk.url.replace(/^ws/, 'http'), lk.apiKey, lk.apiSecret);
+const speech = fixtureWav('caller-hello.wav');
+
+async function startWorker(name: string, env: Record<string, string>): Promise<WorkerProcess> {
+  return WorkerProcess.start({
+    env: {
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+      AGENT_NAME: name,
+      AGENT_MODE: 'openai',
+      SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
+      ...env,
+    },
+  });
+}
+
+async function stopWorker(worker: WorkerProcess | undefined): Promise<void> {
+  if (!worker) return;
+  const children = childPids(worker.pid!);
+  await worker.stop();
+  await waitFor(() => children.every((pid) => !alive(pid)), 15_000, 'job processes to exit');
+}
+
+/** A caller in a fresh call room with the agent dispatched into it. */
+async function placeCall(
+  agentName: string,
+  callSid: string,
+): Promise<{ caller: FakeCaller; room: string }> {
+  const room = uniqueRoom(`call-${callSid}`);
+  await svc.createRoom({ name: room, emptyTimeout: 30 });
+  const caller = new FakeCaller();
+  await caller.join(lk.url, await tokenFor('phone-15550005555', room));
+  await dispatcher.createDispatch(room, agentName, {
+    metadata: JSON.stringify({ callSid, from: '+15550005555', to: '+15550006666' }),
+  });
+  await waitFor(() => caller.agent !== undefined, 20_000, 'agent to join');
+  return { caller, room };
+}
+
+const roomGone = (room: string) => async () =>
+  !(await svc.listRooms([room])).some((r) => r.name === room);
+
+describe('agent worker in openai mode (fake Realtime server)', () => {
+  const name = `pb-openai-${process.pid}`;
+  let fake: FakeRealtimeServer;
+  let worker: WorkerProcess | undefined;
+  const transcripts = mkdtempSync(join(tmpdir(), 'pb-transcripts-'));
+  const cleanup: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    fake = await FakeRealtimeServer.start();
+    // (worker start-up includes the framework's inference process: slow on a busy machine)
+    worker = await startWorker(name, {
+      OPENAI_API_KEY: GOOD_KEY,
+      OPENAI_BASE_URL: fake.baseURL,
+      TRANSCRIPT_DIR: transcripts,
+      TRANSFER_ALLOWLIST: '+15550009999',
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of cleanup) await c().catch(() => undefined);
+    await stopWorker(worker);
+    await fake?.close();
+    rmSync(transcripts, { recursive: true, force: true });
+    await dispose();
+  });
+
+  it('waits for the caller, answers, prompts on silence, then says goodbye and hangs up', async () => {
+    const { caller, room } = await placeCall(name, 'CAfirst');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+
+    // Caller-first: two seconds of line silence bring no greeting.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(caller.firstAudibleAt()).toBeUndefined();
+    expect(fake.events('response.create')).toHaveLength(0);
+
+    // The session was configured as documented.
+    const update = fake.events('session.update')[0] as {
+      session: {
+        instructions?: string;
+        audio: { input: { turn_detection: Record<string, unknown> } };
+      };
+    };
+    expect(update.session.audio.input.turn_detection).toMatchObject({
+      type: 'server_vad',
+      threshold: 0.7,
+      silence_duration_ms: 400,
+      prefix_padding_ms: 300,
+    });
+    const instructions = fake
+      .events('session.update')
+      .map((e) => JSON.stringify(e))
+      .join(' ');
+    expect(instructions).toContain('+15550005555');
+    expect(instructions).toContain('end_call');
+
+    // The caller speaks: the agent answers with audio.
+    const spokeAt = Date.now();
+    await caller.play(speech.samples);
+    await waitFor(() => caller.firstAudibleAt(spokeAt) !== undefined, 15_000, 'reply audio');
+    expect(fake.events('input_audio_buffer.append').length).toBeGreaterThan(10);
+
+    // Silence: the agent asks whether the caller is still there, then says goodbye and ends.
+    await waitFor(
+      () => fake.events('response.create').some((e) => JSON.stringify(e).includes('still there')),
+      SILENCE_MS + 15_000,
+      'still-there prompt',
+    );
+    await waitFor(roomGone(room), 2 * SILENCE_MS + 30_000, 'room deleted after goodbye');
+    expect(JSON.stringify(fake.events('response.create'))).toContain('goodbye');
+
+    // Both sides were written to the call's transcript.
+    await waitFor(
+      () => {
+        try {
+          return readFileSync(join(transcripts, 'CAfirst.jsonl'), 'utf8').includes('"agent"');
+        } catch {
+          return false;
+        }
+      },
+      5_000,
+      'transcript file',
+    );
+    const turns = readFileSync(join(transcripts, 'CAfirst.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { role: string; text: string; callSid: string });
+    expect(turns.some((t) => t.role === 'caller' && t.text.includes('hear me'))).toBe(true);
+    expect(turns.some((t) => t.role === 'agent' && t.text.includes('help'))).toBe(true);
+    expect(turns.every((t) => t.callSid === 'CAfirst')).toBe(true);
+  });
+
+  it('end_call: says goodbye, then deletes the room', async () => {
+    const { caller, room } = await placeCall(name, 'CAend');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+    fake.script.push({ type: 'function_call', name: 'end_call', arguments: {} });
+    const spokeAt = Date.now();
+    await caller.play(speech.samples);
+    await waitFor(roomGone(room), 30_000, 'room deleted by end_call');
+    // The goodbye (the reply after the tool output) was heard before the line went down.
+    expect(caller.firstAudibleAt(spokeAt)).toBeDefined();
+    expect(JSON.stringify(fake.events('conversation.item.create'))).toContain(
+      'function_call_output',
+    );
+  });
+
+  it('transfer_call: asks the bridge over RPC and tells the model what happened', async () => {
+    const { caller, room } = await placeCall(name, 'CAxfer');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+    const asked: string[] = [];
+    caller.room.localParticipant!.registerRpcMethod('phonebridge.transfer', async (data) => {
+      asked.push(data.payload);
+      return JSON.stringify({ ok: false, reason: 'no Twilio credentials' });
+    });
+    fake.script.push({
+      type: 'function_call',
+      name: 'transfer_call',
+      arguments: { number: '+15550009999' },
+    });
+    await caller.play(speech.samples);
+    await waitFor(() => asked.length === 1, 20_000, 'transfer RPC');
+    expect(JSON.parse(asked[0]!)).toEqual({ to: '+15550009999' });
+    await waitFor(
+      () =>
+        JSON.stringify(fake.events('conversation.item.create')).includes('no Twilio credentials'),
+      10_000,
+      'tool output to reach the model',
+    );
+  });
+
+  it('a rate limit mid-call: the caller hears an apology, the room is deleted, the worker stays up', async () => {
+    const { caller, room } = await placeCall(name, 'CAlimit');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+    fake.faults.push('rate_limit');
+    const spokeAt = Date.now();
+    await caller.play(speech.samples);
+    await waitFor(roomGone(room), 30_000, 'room deleted after apology');
+    expect(caller.firstAudibleAt(spokeAt)).toBeDefined();
+    await worker!.waitForLog(
+      (l) => l.msg === 'OpenAI rate limit reached (429)' && l.callSid === 'CAlimit',
+    );
+  });
+});
+
+describe('agent worker with a rejected OpenAI key', () => {
+  it(
+    'says so at start-up, and each call gets an apology and is hung up',
+    { timeout: 150_000 },
+    async () => {
+      const name = `pb-badkey-${process.pid}`;
+      const fake = await FakeRealtimeServer.start({ badKeys: [BAD_KEY] });
+      let worker: WorkerProcess | undefined;
+      let caller: FakeCaller | undefined;
+      let room = '';
+      try {
+        worker = await startWorker(name, {
+          OPENAI_API_KEY: BAD_KEY,
+          OPENAI_BASE_URL: fake.baseURL,
+        });
+        const startup = await worker.waitForLog((l) =>
+          String(l.msg).startsWith('OpenAI rejected the API key (401)'),
+        );
+        expect(startup.level).toBe(50);
+        ({ caller, room } = await placeCall(name, 'CAbadkey'));
+        await waitFor(() => caller!.firstAudibleAt() !== undefined, 20_000, 'apology audio');
+        await waitFor(roomGone(room), 30_000, 'room deleted after apology');
+        await worker.waitForLog(
+          (l) => l.msg === 'OpenAI rejected the API key (401)' && l.callSid === 'CAbadkey',
+        );
+        // It never opened a Realtime session with the bad key.
+        expect(fake.connections).toHaveLength(0);
+      } finally {
+        await caller?.leave();
+        if (room) await svc.deleteRoom(room).catch(() => undefined);
+        await stopWorker(worker);
+        await fake.close();
+        await dispose();
+      }
+    },
+  );
+});

@@ -48,10 +48,18 @@ export async function run(argv: string[]): Promise<number> {
     level: env.LOG_LEVEL || 'info',
     destination: createWriteStream(logFile),
   });
+  // Agent job processes inherit the environment and log to stdout, which is the report's.
+  process.env.LOG_LEVEL = 'warn';
   const progress = (line: string): void => {
     if (!values.json) console.error(line);
   };
-  const stack = await startStack({ env, log, agent: true, onProgress: progress });
+  const stack = await startStack({
+    env,
+    log,
+    agent: true,
+    agentFrameworkLogLevel: 'error',
+    onProgress: progress,
+  });
   try {
     progress(`Placing a simulated call (agent: ${stack.config.AGENT_MODE} mode)…`);
     const sentence = await readWavAs8kMono(CALLER_WAV);

@@ -2,6 +2,11 @@ import { describeError } from '../errors.js';
 
 interface Command {
   summary: string;
+  /**
+   * Commands whose stdout is their product (a report, JSON): rtc-node logs at debug to
+   * stdout unless NODE_ENV=production, and it reads that once, at import.
+   */
+  reportsOnStdout?: boolean;
   load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
 }
 
@@ -22,14 +27,17 @@ const commands: Record<string, Command> = {
   demo: {
     summary: 'start the whole stack, place one simulated call, print its report, stop',
     load: () => import('./demo.js'),
+    reportsOnStdout: true,
   },
   call: {
     summary: 'place one simulated Twilio call against a running phonebridge',
     load: () => import('./call.js'),
+    reportsOnStdout: true,
   },
   load: {
     summary: 'run many concurrent simulated calls and report latency and cost',
     load: () => import('./load.js'),
+    reportsOnStdout: true,
   },
   responder: {
     summary: 'serve many rooms from one process as a loopback agent (load tests)',
@@ -66,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`phonebridge: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  if (command.reportsOnStdout) process.env.NODE_ENV = 'production';
   try {
     const mod = await command.load();
     return await mod.run(rest);

@@ -13,6 +13,11 @@ export interface StackOptions {
   log: Logger;
   /** Start the agent worker in this process (dev, demo). */
   agent?: boolean;
+  /**
+   * Level of the agent framework's own logger, which writes to stdout; the demo keeps
+   * stdout for its report. Defaults to LOG_LEVEL.
+   */
+  agentFrameworkLogLevel?: Config['LOG_LEVEL'];
   onProgress?: (line: string) => void;
 }
 
@@ -67,7 +72,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       opts.onProgress?.(`Starting the agent worker (${config.AGENT_MODE} mode)…`);
       const { startAgentWorker } = await import('../agent/worker.js');
       agent = startAgentWorker({
-        config,
+        config: { ...config, LOG_LEVEL: opts.agentFrameworkLogLevel ?? config.LOG_LEVEL },
         logger: opts.log.child({ component: 'agent' }),
         production: false,
       });

@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { activeWindows } from '../../src/audio/analysis.js';
+import { parseWav } from '../../src/audio/wav.js';
+
+/** Loud 100 ms windows between two times (ms) of a recording. */
+function loudMsBetween(pcm: Int16Array, fromMs: number, toMs: number): number {
+  const w = activeWindows(pcm, 8000, 100, -35);
+  return w.slice(Math.floor(fromMs / 100), Math.ceil(toMs / 100)).filter(Boolean).length * 100;
+}
+
+describe('npm run demo', () => {
+  it('runs the whole stack offline: the caller hears the greeting, then its own sentence echoed', async () => {
+    const env = { ...process.env };
+    for (const k of [
+      'LIVEKIT_URL',
+      'LIVEKIT_API_KEY',
+      'LIVEKIT_API_SECRET',
+      'OPENAI_API_KEY',
+      'AGENT_MODE',
+      'TWILIO_AUTH_TOKEN',
+    ])
+      delete env[k];
+    const child = spawn(process.execPath, ['bin/phonebridge.js', 'demo', '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    const { report, recording } = JSON.parse(out) as {
+      report: Record<string, any>;
+      recording: string;
+    };
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.end).toBe('caller-done');
+
+    // The recording is on the caller's playback clock from stream start. The caller waits
+    // 8 s (the greeting), speaks for 5 s, then listens for 8 s.
+    const heard = parseWav(readFileSync(recording)).samples;
+    expect(loudMsBetween(heard, 0, 8000)).toBeGreaterThan(1500); // the greeting
+    expect(loudMsBetween(heard, 13_000, heard.length / 8)).toBeGreaterThan(2000); // the echo of ~4 s of speech
+  }, 120_000);
+});

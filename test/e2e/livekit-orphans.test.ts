@@ -18,7 +18,7 @@ async function startHolder(): Promise<{ holder: ReturnType<typeof spawn>; server
   const holder = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hold-livekit.ts'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: holder.stdout! });
+  const lines = createInterface({ input: holder.stdout });
   const [line] = (await once(lines, 'line')) as [string];
   const { pid } = JSON.parse(line) as { pid: number };
   return { holder, serverPid: pid };

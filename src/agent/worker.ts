@@ -84,6 +84,9 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
       port: opts.httpPort ?? (opts.production ? 8081 : 0),
       logLevel: frameworkLevel(config.LOG_LEVEL),
       drainTimeout: config.DRAIN_TIMEOUT_MS,
+      // The framework's 10 s is tight when several calls fork at once on a small, busy host
+      // (each job process loads the framework, and under tsx transpiles our sources).
+      initializeProcessTimeout: config.AGENT_PROCESS_INIT_TIMEOUT_MS,
     }),
   );
   const registered = new Promise<string>((resolve) =>

@@ -117,6 +117,8 @@ export const configSchema = z.object({
     )
     .default([]),
   TRANSCRIPT_DIR: z.string().min(1).optional(),
+  /** How long a forked agent job process may take to load before the worker gives up on it. */
+  AGENT_PROCESS_INIT_TIMEOUT_MS: int(1000, 600000).default(30000),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -21,6 +21,7 @@ export const ErrorCodes = {
   PB_ERR_OPENAI_AUTH: 'OpenAI rejected the API key',
   PB_ERR_OPENAI: 'OpenAI request failed',
   PB_ERR_SIM: 'simulated call failed',
+  PB_ERR_WAV: 'unreadable WAV audio',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

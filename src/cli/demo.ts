@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { readDotEnv } from '../config/load.js';
 import { simulateCall } from '../sim/call.js';
 import { formatCallReport } from '../sim/report.js';
-import { readWavAs8kMono } from '../sim/wav.js';
+import { readWavAs8kMono } from '../audio/wav.js';
 import { startStack } from './stack.js';
 
 const HELP = `Usage: phonebridge demo [--out FILE.wav] [--json]

@@ -11,7 +11,7 @@ import { loadSource, type AudioSourceSpec } from './sources.js';
 import { runStreamSession, type StreamSessionResult } from './stream-session.js';
 import { turnLatencies, underruns, utterances } from './timeline.js';
 import { describeVerb, parseTwiml, type TwimlVerb } from './twiml.js';
-import { writeWavFile } from './wav.js';
+import { writeWavFile } from '../audio/wav.js';
 
 export interface CallOptions {
   /** Where phonebridge physically listens, e.g. http://127.0.0.1:8000. */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { tone } from '../audio/analysis.js';
 import { PbError } from '../errors.js';
 import { burstTrain, type BurstPlan } from './probe.js';
-import { parseWav, readWavAs8kMono, toMonoPcm16 } from './wav.js';
+import { parseWav, readWavAs8kMono, toMonoPcm16 } from '../audio/wav.js';
 
 /** What the simulated caller says: every kind ends up as 8 kHz mono PCM16. */
 export type AudioSourceSpec =

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { activeWindows } from '../../src/audio/analysis.js';
-import { parseWav } from '../../src/audio/wav.js';
+import { parseWav, toMonoPcm16 } from '../../src/audio/wav.js';
 
 /** Loud 100 ms windows between two times (ms) of a recording. */
 function loudMsBetween(pcm: Int16Array, fromMs: number, toMs: number): number {
@@ -40,7 +40,7 @@ describe('npm run demo', () => {
 
     // The recording is on the caller's playback clock from stream start. The caller waits
     // 8 s (the greeting), speaks for 5 s, then listens for 8 s.
-    const heard = parseWav(readFileSync(recording)).samples;
+    const heard = toMonoPcm16(parseWav(readFileSync(recording)), 8000);
     expect(loudMsBetween(heard, 0, 8000)).toBeGreaterThan(1500); // the greeting
     expect(loudMsBetween(heard, 13_000, heard.length / 8)).toBeGreaterThan(2000); // the echo of ~4 s of speech
   }, 120_000);

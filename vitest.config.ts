@@ -6,6 +6,9 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // rtc-node's native client is one per process: forks keep test files apart.
     pool: 'forks',
+    // rtc-node logs at debug to stdout unless NODE_ENV=production (read once, at import);
+    // nothing else here reads NODE_ENV, and tests pass explicit modes where it matters.
+    env: { NODE_ENV: 'production' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,

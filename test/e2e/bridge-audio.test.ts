@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { activeWindows, dominantFrequency, longestGapMs, tone } from '../../src/audio/analysis.js';
 import { FakeAgent } from '../helpers/fake-agent.js';
 import { roomService, waitFor } from '../helpers/livekit.js';
-import {
-  callParams,
-  callSid,
-  parseTwimlXml,
-  startPhonebridge,
-  streamParams,
-  twilioPost,
-  type TestServer,
-} from '../helpers/phonebridge.js';
+import { admitCall, usePhonebridge, type TestServer } from '../helpers/phonebridge.js';
 import { TwilioStream } from '../helpers/twilio-stream.js';
 
 const RATE = 8000;
@@ -18,13 +10,10 @@ const RATE = 8000;
 async function placeCall(
   pb: TestServer,
 ): Promise<{ sid: string; stream: TwilioStream; agent: FakeAgent }> {
-  const sid = callSid();
-  const twiml = parseTwimlXml(
-    await (await twilioPost(pb.url, '/incoming-call', callParams(sid))).text(),
-  );
+  const { sid, params } = await admitCall(pb);
   const agent = await FakeAgent.join(`call-${sid}`);
   const stream = await TwilioStream.open(pb.url);
-  stream.start(sid, streamParams(twiml));
+  stream.start(sid, params);
   return { sid, stream, agent };
 }
 
@@ -44,21 +33,15 @@ function activeSpan(pcm: Int16Array): { startMs: number; endMs: number } {
 }
 
 describe('media bridge: audio both ways through a real livekit-server', () => {
+  const server = usePhonebridge();
   let pb: TestServer;
-  beforeAll(async () => {
-    pb = await startPhonebridge();
-  });
-  afterAll(async () => {
-    await pb.stop();
+  beforeEach(() => {
+    pb = server();
   });
 
   it('carries caller audio into the room and agent audio back as well-formed Twilio media', async () => {
     const { sid, stream, agent } = await placeCall(pb);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
-      10_000,
-      'publish',
-    );
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
 
     await stream.play(tone(440, 1000, RATE, 0.5));
     await stream.play(new Int16Array(RATE / 2)); // trailing silence flushes jitter buffers
@@ -69,11 +52,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     const toneIn = heard.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
     expect(Math.abs(dominantFrequency(toneIn, RATE, 100, 3000) - 440)).toBeLessThan(440 * 0.02);
 
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track'),
-      10_000,
-      'subscribe',
-    );
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
     const before = stream.mediaOut().length;
     await agent.say(tone(1000, 1000, RATE, 0.5));
     await agent.say(new Int16Array(RATE / 2));
@@ -107,11 +86,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
 
   it('keeps the published timeline right across a 200 ms gap and a 500 ms burst', async () => {
     const { sid, stream, agent } = await placeCall(pb);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
-      10_000,
-      'publish',
-    );
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
     const a = tone(600, 400, RATE, 0.5);
     await stream.play(a);
     stream.skip(200); // 200 ms never arrives
@@ -140,11 +115,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
 
   it('sends clear on barge-in and tracks marks', async () => {
     const { sid, stream, agent } = await placeCall(pb);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track'),
-      10_000,
-      'subscribe',
-    );
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
     await agent.setState('speaking');
     const talking = agent.say(tone(800, 1500, RATE, 0.5));
     await waitFor(() => stream.mediaOut().length > 30, 5000, 'agent audio');
@@ -162,11 +133,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
 
   it('publishes caller DTMF to the room', async () => {
     const { sid, stream, agent } = await placeCall(pb);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
-      10_000,
-      'publish',
-    );
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
     stream.dtmf('4');
     stream.dtmf('#');
     await waitFor(() => agent.dtmf.length === 2, 5000, 'dtmf');

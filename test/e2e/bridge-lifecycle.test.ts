@@ -1,42 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { dominantFrequency, rmsDbfs, tone } from '../../src/audio/analysis.js';
 import { CloseCodes } from '../../src/twilio/stream-messages.js';
 import { FakeAgent } from '../helpers/fake-agent.js';
 import { roomService, waitFor } from '../helpers/livekit.js';
 import {
+  admitCall,
   callParams,
   callSid,
-  parseTwimlXml,
   startPhonebridge,
-  streamParams,
   twilioPost,
+  usePhonebridge,
   type TestServer,
 } from '../helpers/phonebridge.js';
 import { TwilioStream } from '../helpers/twilio-stream.js';
-
-async function admit(pb: TestServer): Promise<{ sid: string; params: Record<string, string> }> {
-  const sid = callSid();
-  const twiml = parseTwimlXml(
-    await (await twilioPost(pb.url, '/incoming-call', callParams(sid))).text(),
-  );
-  return { sid, params: streamParams(twiml) };
-}
 
 async function roomNames(): Promise<string[]> {
   return (await roomService().listRooms()).map((r) => r.name);
 }
 
 describe('media bridge: call life', () => {
+  const server = usePhonebridge({ AGENT_JOIN_TIMEOUT_MS: '1500' });
   let pb: TestServer;
-  beforeAll(async () => {
-    pb = await startPhonebridge({ AGENT_JOIN_TIMEOUT_MS: '1500' });
-  });
-  afterAll(async () => {
-    await pb.stop();
+  beforeEach(() => {
+    pb = server();
   });
 
   it('apologises and ends the call when no agent joins', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
     await stream.closed;
@@ -52,15 +42,11 @@ describe('media bridge: call life', () => {
   });
 
   it('ends the call when the agent leaves', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const agent = await FakeAgent.join(`call-${sid}`);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Agent joined the room'),
-      10_000,
-      'agent seen',
-    );
+    await pb.waitForLog(sid, 'Agent joined the room', 10_000);
     await agent.leave();
     await stream.closed;
     expect(stream.closeReason).toBe('agent_left');
@@ -69,15 +55,11 @@ describe('media bridge: call life', () => {
   });
 
   it('ends the call when the agent deletes the room', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const agent = await FakeAgent.join(`call-${sid}`);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Agent joined the room'),
-      10_000,
-      'agent seen',
-    );
+    await pb.waitForLog(sid, 'Agent joined the room', 10_000);
     await roomService().deleteRoom(`call-${sid}`);
     await stream.closed;
     expect(['room_deleted', 'agent_left']).toContain(stream.closeReason);
@@ -87,15 +69,11 @@ describe('media bridge: call life', () => {
   });
 
   it('deletes the room when the caller hangs up (socket closed without stop)', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const agent = await FakeAgent.join(`call-${sid}`);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
-      10_000,
-      'publish',
-    );
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
     stream.close();
     await stream.closed;
     await waitFor(() => pb.server.ctx.registry.get(sid) === undefined, 5000, 'call end');
@@ -107,7 +85,7 @@ describe('media bridge: call life', () => {
   });
 
   it('refuses a stream whose token does not match an admitted call', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, { ...params, streamToken: 'zzzz.forged' });
     await stream.closed;
@@ -121,15 +99,11 @@ describe('media bridge: call life', () => {
   });
 
   it('allows one stream per call', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const agent = await FakeAgent.join(`call-${sid}`);
     const first = await TwilioStream.open(pb.url);
     first.start(sid, params);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && /Stream started/.test(String(l.msg))),
-      5000,
-      'start',
-    );
+    await pb.waitForLog(sid, /Stream started/, 5000);
     const second = await TwilioStream.open(pb.url);
     second.start(sid, params);
     await second.closed;
@@ -142,26 +116,20 @@ describe('media bridge: call life', () => {
 });
 
 describe('media bridge: bad WebSocket input', () => {
+  const server = usePhonebridge();
   let pb: TestServer;
-  beforeAll(async () => {
-    pb = await startPhonebridge();
-  });
-  afterAll(async () => {
-    await pb.stop();
+  beforeEach(() => {
+    pb = server();
   });
 
   it('counts and logs each kind once, keeps the call up, and leaks nothing', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const agent = await FakeAgent.join(`call-${sid}`);
     const stream = await TwilioStream.open(pb.url);
     // media before start
     stream.sendJson({ event: 'media', streamSid: stream.streamSid, media: { payload: 'AAAA' } });
     stream.start(sid, params);
-    await waitFor(
-      () => pb.logs.some((l) => l.callSid === sid && l.msg === 'Published phone audio track'),
-      10_000,
-      'publish',
-    );
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
     const garbage = () => {
       stream.sendRaw('this is not json');
       stream.sendRaw(Buffer.from([1, 2, 3]), true);
@@ -217,7 +185,7 @@ describe('media bridge: bad WebSocket input', () => {
   });
 
   it('closes a flooded stream with a clear code and cleans up', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
     for (let i = 0; i < 700; i++)
@@ -242,7 +210,7 @@ describe('media bridge: bad WebSocket input', () => {
   });
 
   it('refuses messages over 64 KiB by closing with 1009', async () => {
-    const { sid, params } = await admit(pb);
+    const { sid, params } = await admitCall(pb);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
     stream.sendRaw('x'.repeat(70 * 1024));

@@ -6,7 +6,8 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { twilioSignature } from '../../src/twilio/signature.js';
-import { livekit } from './livekit.js';
+import { afterAll, beforeAll } from 'vitest';
+import { livekit, waitFor } from './livekit.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const ACCOUNT_SID = 'AC' + '1'.repeat(32);
@@ -16,6 +17,8 @@ export interface TestServer {
   url: string;
   config: Config;
   logs: Record<string, unknown>[];
+  /** Resolves once a log line with this message has been written for the call. */
+  waitForLog: (callSid: string, msg: string | RegExp, timeoutMs?: number) => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -47,7 +50,42 @@ export async function startPhonebridge(env: Record<string, string> = {}): Promis
     config,
     createLogger({ level: config.LOG_LEVEL, destination: sink }),
   );
-  return { server, url: server.url, config, logs, stop: () => server.shutdown() };
+  const waitForLog = (callSid: string, msg: string | RegExp, timeoutMs = 10_000): Promise<void> =>
+    waitFor(
+      () =>
+        logs.some(
+          (l) =>
+            l.callSid === callSid &&
+            (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg))),
+        ),
+      timeoutMs,
+      `log "${String(msg)}" for ${callSid}`,
+    );
+  return { server, url: server.url, config, logs, waitForLog, stop: () => server.shutdown() };
+}
+
+/** One phonebridge for a describe block, started before and stopped after its tests. */
+export function usePhonebridge(env: Record<string, string> = {}): () => TestServer {
+  let pb: TestServer | undefined;
+  beforeAll(async () => {
+    pb = await startPhonebridge(env);
+  });
+  afterAll(async () => {
+    await pb?.stop();
+  });
+  return () => pb!;
+}
+
+/** Places a signed webhook for a fresh call and returns its stream `<Parameter>`s. */
+export async function admitCall(
+  pb: TestServer,
+  extra: Record<string, string> = {},
+): Promise<{ sid: string; params: Record<string, string> }> {
+  const sid = callSid();
+  const twiml = parseTwimlXml(
+    await (await twilioPost(pb.url, '/incoming-call', callParams(sid, extra))).text(),
+  );
+  return { sid, params: streamParams(twiml) };
 }
 
 export function callSid(): string {

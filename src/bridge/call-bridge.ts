@@ -33,6 +33,18 @@ const FRAME_SAMPLES = 160;
 /** Below this peak a frame counts as silence (about -54 dBFS): comfort noise, not speech. */
 const SILENCE_PEAK = 64;
 const AGENT_STATE = 'lk.agent.state';
+/** After a connect or reconnect, held silence is skipped until at most this much is buffered. */
+const CATCH_UP_TARGET_MS = 60;
+
+function peakOf(pcm: Int16Array): number {
+  let peak = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const v = pcm[i]!;
+    const a = v < 0 ? -v : v;
+    if (a > peak) peak = a;
+  }
+  return peak;
+}
 
 export interface BridgeDeps {
   config: Config;
@@ -92,6 +104,12 @@ export class CallBridge {
       maxHeldFrames: Math.ceil(config.INBOUND_HOLD_MS / 20),
       capture: (pcm) =>
         this.source.captureFrame(new AudioFrame(pcm, SAMPLE_RATE_HZ, 1, FRAME_SAMPLES)),
+      catchUp: {
+        queuedMs: () => this.source.queuedDuration,
+        isSilent: (pcm) => peakOf(pcm) < SILENCE_PEAK,
+        targetMs: CATCH_UP_TARGET_MS,
+        frameMs: 20,
+      },
       onCaptured: (receivedAt) =>
         metrics.hopLatency.observe({ direction: 'inbound' }, performance.now() - receivedAt),
       onDrop: () => metrics.drops.inc({ direction: 'inbound' }),
@@ -234,6 +252,7 @@ export class CallBridge {
       framesOut: p.frames,
       underruns: p.underruns,
       dropsIn: this.pump.drops,
+      catchUpSkipped: this.pump.skipped,
       dropsOut: p.drops,
       gapFillMs: f.silenceFilledMs,
       maxQueueIn: this.pump.maxDepth,
@@ -356,12 +375,7 @@ export class CallBridge {
         off += n;
         if (carried === FRAME_SAMPLES) {
           carried = 0;
-          let peak = 0;
-          for (let i = 0; i < FRAME_SAMPLES; i++) {
-            const v = carry[i]!;
-            const a = v < 0 ? -v : v;
-            if (a > peak) peak = a;
-          }
+          const peak = peakOf(carry);
           this.encode(carry, this.encodeBuf);
           this.pacer.push(encodeBase64(this.encodeBuf), peak < SILENCE_PEAK, receivedAt);
           metrics.frames.inc({ direction: 'outbound' });

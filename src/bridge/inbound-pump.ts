@@ -1,11 +1,27 @@
 /**
  * Feeds caller frames to LiveKit in order, one capture at a time. While the room is
  * not ready (connecting, reconnecting) frames are held up to a bound, oldest dropped
- * beyond it, and sent when it is: early caller audio is delayed, not lost.
+ * beyond it, and sent when it is: early caller speech is delayed, not lost.
+ *
+ * Held audio would otherwise become permanent latency: LiveKit's source plays it out in
+ * real time, so a 600 ms connect left every later frame 600 ms late for the whole call.
+ * With `catchUp`, after each resume the pump skips *silent* frames while more than
+ * `catchUp.targetMs` is buffered (held here plus queued in the source), and stops
+ * skipping for good once the backlog is down to the target. Speech is never skipped, and
+ * mid-call gaps and bursts are left alone (catch-up only runs after a pause).
  */
+export interface InboundPumpCatchUp {
+  /** Audio already handed to LiveKit and not yet played out, ms. */
+  queuedMs: () => number;
+  isSilent: (pcm: Int16Array) => boolean;
+  targetMs: number;
+  frameMs: number;
+}
+
 export interface InboundPumpOptions {
   maxHeldFrames: number;
   capture: (pcm: Int16Array) => Promise<void>;
+  catchUp?: InboundPumpCatchUp;
   onCaptured?: (receivedAt: number) => void;
   onDrop?: () => void;
   onError?: (err: unknown) => void;
@@ -16,8 +32,11 @@ export class InboundPump {
   private running = false;
   private paused = true;
   private closed = false;
+  private catchingUp = false;
   maxDepth = 0;
   drops = 0;
+  /** Silent frames skipped to work off audio held while the room was not ready. */
+  skipped = 0;
 
   constructor(private readonly opts: InboundPumpOptions) {}
 
@@ -44,6 +63,7 @@ export class InboundPump {
 
   resume(): void {
     this.paused = false;
+    if (this.opts.catchUp) this.catchingUp = true;
     this.kick();
   }
 
@@ -61,9 +81,23 @@ export class InboundPump {
     });
   }
 
+  /** While catching up: true for a silent frame when the backlog is above target. */
+  private shouldSkip(pcm: Int16Array): boolean {
+    const c = this.opts.catchUp!;
+    const backlogMs = c.queuedMs() + (this.queue.length + 1) * c.frameMs;
+    if (backlogMs <= c.targetMs) {
+      this.catchingUp = false;
+      return false;
+    }
+    if (!c.isSilent(pcm)) return false;
+    this.skipped++;
+    return true;
+  }
+
   private async drain(): Promise<void> {
     while (!this.paused && !this.closed && this.queue.length > 0) {
       const next = this.queue.shift()!;
+      if (this.catchingUp && this.shouldSkip(next.pcm)) continue;
       try {
         await this.opts.capture(next.pcm);
         this.opts.onCaptured?.(next.receivedAt);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
-import { dominantFrequency, rmsDbfs, tone } from '../../src/audio/analysis.js';
-import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
+import { dominantFrequency, goertzelPower, rmsDbfs, tone } from '../../src/audio/analysis.js';
+import { FakeCaller, CALLER_RATE_HZ, audibleWindow } from '../../src/agent/testing/fake-caller.js';
 import { WorkerProcess, childPids, alive } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
 
@@ -20,6 +20,7 @@ describe('agent worker in loopback mode', () => {
         LIVEKIT_API_SECRET: lk.apiSecret,
         AGENT_NAME,
         AGENT_MODE: 'loopback',
+        AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
       },
     });
   }, 120_000);
@@ -76,4 +77,107 @@ describe('agent worker in loopback mode', () => {
       await svc.deleteRoom(room).catch(() => undefined);
     }
   });
+
+  it(
+    'one worker serves 10 concurrent calls, each mirrored on its own',
+    { timeout: 240_000 },
+    async () => {
+      const svc = roomService();
+      const dispatcher = new AgentDispatchClient(
+        lk.url.replace(/^ws/, 'http'),
+        lk.apiKey,
+        lk.apiSecret,
+      );
+      const rooms = Array.from({ length: 10 }, (_, i) => uniqueRoom(`call-CAcc${i}`));
+      const callers = rooms.map(() => new FakeCaller());
+      try {
+        await Promise.all(rooms.map((name) => svc.createRoom({ name, emptyTimeout: 30 })));
+        await Promise.all(
+          callers.map(async (c, i) =>
+            c.join(lk.url, await tokenFor(`phone-1555010${1000 + i}`, rooms[i]!)),
+          ),
+        );
+        const t0 = Date.now();
+        await Promise.all(
+          rooms.map((name, i) =>
+            dispatcher.createDispatch(name, AGENT_NAME, {
+              metadata: JSON.stringify({ callSid: `CAcc${i}` }),
+            }),
+          ),
+        );
+        const joined: number[] = [];
+        await waitFor(
+          () => {
+            callers.forEach((c, i) => {
+              if (joined[i] === undefined && c.agentStates.some((s) => s.state === 'speaking'))
+                joined[i] = Date.now() - t0;
+            });
+            return callers.every((_, i) => joined[i] !== undefined);
+          },
+          180_000,
+          'an agent mirroring in every room',
+        );
+        const freqs = callers.map((_, i) => 300 + i * 100);
+        const before = Date.now();
+        await Promise.all(
+          callers.map((c, i) => c.play(tone(freqs[i]!, 1500, CALLER_RATE_HZ, 0.5))),
+        );
+        await waitFor(
+          () => callers.every((c) => c.firstAudibleAt(before) !== undefined),
+          20_000,
+          'all mirrored',
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        const heard = callers.map((c) => {
+          const back = audibleWindow(c.audioSince(before), 200, 1000, -20);
+          const powers = freqs.map((f) => goertzelPower(back, CALLER_RATE_HZ, f));
+          return freqs[powers.indexOf(Math.max(...powers))];
+        });
+        const sorted = [...joined].sort((a, b) => a - b);
+        console.log(
+          `10 concurrent dispatches: mirrors up after ${sorted.join(', ')} ms; heard ${heard.join(',')} Hz`,
+        );
+        expect(heard).toEqual(freqs);
+      } finally {
+        await Promise.all(callers.map((c) => c.leave()));
+        await Promise.all(rooms.map((n) => svc.deleteRoom(n).catch(() => undefined)));
+      }
+    },
+  );
+
+  // Measurement, not a check: PB_MEASURE_JOIN=1 prints join-time percentiles over 20 calls.
+  it.skipIf(!process.env.PB_MEASURE_JOIN)(
+    'join time after dispatch over 20 calls',
+    { timeout: 300_000 },
+    async () => {
+      const svc = roomService();
+      const dispatcher = new AgentDispatchClient(
+        lk.url.replace(/^ws/, 'http'),
+        lk.apiKey,
+        lk.apiSecret,
+      );
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const name = uniqueRoom('call-CAjoin');
+        await svc.createRoom({ name, emptyTimeout: 30 });
+        const caller = new FakeCaller();
+        try {
+          await caller.join(lk.url, await tokenFor('phone-15550001111', name));
+          const t0 = Date.now();
+          await dispatcher.createDispatch(name, AGENT_NAME, { metadata: '{}' });
+          await waitFor(() => caller.agent !== undefined, 30_000, 'agent');
+          times.push(Date.now() - t0);
+        } finally {
+          await caller.leave();
+          await svc.deleteRoom(name).catch(() => undefined);
+        }
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      const pct = (p: number) =>
+        sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+      console.log(
+        `agent join after dispatch (n=20): p50 ${pct(50)} ms, p95 ${pct(95)} ms, all ${times.join(',')}`,
+      );
+    },
+  );
 });

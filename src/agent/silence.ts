@@ -45,6 +45,9 @@ export class SilenceWatchdog {
     this.timer = setTimeout(() => {
       if (!this.prompted) {
         this.prompted = true;
+        // Count the second period now; if the prompt is spoken, `set('agent', …)` restarts
+        // it from the end of the prompt, and if it is not, the call still ends.
+        this.arm();
         this.onPrompt();
       } else {
         this.stop();

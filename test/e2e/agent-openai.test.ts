@@ -250,3 +250,38 @@ describe('agent worker with a rejected OpenAI key', () => {
     },
   );
 });
+
+describe('agent worker with GREETING=agent-first', () => {
+  it(
+    'greets as soon as the caller is up, before the caller says anything',
+    { timeout: 150_000 },
+    async () => {
+      const name = `pb-first-${process.pid}`;
+      const fake = await FakeRealtimeServer.start();
+      let worker: WorkerProcess | undefined;
+      let caller: FakeCaller | undefined;
+      let room = '';
+      try {
+        worker = await startWorker(name, {
+          OPENAI_API_KEY: GOOD_KEY,
+          OPENAI_BASE_URL: fake.baseURL,
+          GREETING: 'agent-first',
+          GREETING_TEXT: 'Thanks for calling the test line.',
+        });
+        ({ caller, room } = await placeCall(name, 'CAgreet'));
+        await waitFor(() => caller!.firstAudibleAt() !== undefined, 20_000, 'greeting audio');
+        // Nothing was sent as caller speech: the greeting came from our generateReply.
+        expect(caller.sentFrames).toBeGreaterThan(0);
+        expect(JSON.stringify(fake.events('response.create'))).toContain(
+          'Thanks for calling the test line.',
+        );
+      } finally {
+        await caller?.leave();
+        if (room) await svc.deleteRoom(room).catch(() => undefined);
+        await stopWorker(worker);
+        await fake.close();
+        await dispose();
+      }
+    },
+  );
+});

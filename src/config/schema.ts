@@ -77,7 +77,9 @@ export const configSchema = z.object({
     .max(500)
     .default('Sorry, we cannot take your call right now. Please try again later.'),
   GOODBYE_MESSAGE: z.string().min(1).max(500).default('Goodbye.'),
+  /** With Redis, MAX_CONCURRENT_CALLS counts calls across every instance sharing it. */
   REDIS_URL: z.url({ message: 'must be a URL such as redis://127.0.0.1:6379' }).optional(),
+  SHARED_SLOT_TTL_MS: int(3000, 3600000).default(60000),
 
   AGENT_NAME: z
     .string()

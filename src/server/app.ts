@@ -17,6 +17,7 @@ import type { Call, EndReason } from '../bridge/call.js';
 import { noCallControl, twilioCallControl, type CallControl } from '../twilio/call-control.js';
 import type { ServerContext } from './context.js';
 import { createMetrics } from './metrics.js';
+import { SharedSlots } from '../bridge/shared-slots.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
@@ -54,8 +55,22 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       ? twilioCallControl(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, log)
       : noCallControl);
 
+  const sharedSlots = config.REDIS_URL
+    ? await SharedSlots.connect({
+        url: config.REDIS_URL,
+        limit: config.MAX_CONCURRENT_CALLS,
+        ttlMs: config.SHARED_SLOT_TTL_MS,
+        log,
+      })
+    : undefined;
   const onEnded = async (call: Call, reason: EndReason): Promise<void> => {
     metrics.callsEnded.inc({ reason });
+    await sharedSlots?.release(call.callSid).catch((err: unknown) => {
+      call.log.warn(
+        { err: (err as Error).message },
+        'Could not release the shared call slot; it expires on its own',
+      );
+    });
     metrics.callDuration.observe(call.durationMs() / 1000);
     try {
       const deleted = await livekit.deleteRoom(call.room);
@@ -85,6 +100,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     livekit,
     registry,
     callControl,
+    sharedSlots,
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: deriveStreamSecret(config),
     state: { draining: false, startedAt: Date.now() },
@@ -154,6 +170,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
         log.warn({ active: registry.active }, 'Drain timeout reached; ending remaining calls');
       await registry.endAll('shutdown');
       await app.close();
+      await sharedSlots?.close();
       log.info('Shutdown complete');
     })());
 

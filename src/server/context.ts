@@ -4,6 +4,7 @@ import type { LiveKitApi } from '../livekit/rooms.js';
 import type { CallRegistry } from '../bridge/call-registry.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Metrics } from './metrics.js';
+import type { SharedSlots } from '../bridge/shared-slots.js';
 
 /** What every route needs, built once per server instance. */
 export interface ServerContext {
@@ -13,6 +14,8 @@ export interface ServerContext {
   livekit: LiveKitApi;
   registry: CallRegistry;
   callControl: CallControl;
+  /** Fleet-wide call slots in Redis (REDIS_URL); absent for a single instance. */
+  sharedSlots?: SharedSlots;
   /** Key for per-call stream tokens; never leaves the process. */
   streamTokenSecret: string;
   state: { draining: boolean; startedAt: number };

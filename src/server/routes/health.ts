@@ -14,6 +14,9 @@ export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
       mode: ctx.config.BRIDGE_MODE,
       version,
       uptime_seconds: Math.round((Date.now() - ctx.state.startedAt) / 1000),
+      ...(ctx.sharedSlots
+        ? { fleet_active_calls: await ctx.sharedSlots.count().catch(() => null) }
+        : {}),
       ...(lk.ok ? {} : { reason: lk.reason }),
     });
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskPhone } from '../../log.js';
+import { maskPhone, type Logger } from '../../log.js';
 import { describeError } from '../../errors.js';
 import { issueStreamToken } from '../../bridge/stream-token.js';
 import { STREAM_PARAMS } from '../../twilio/stream-messages.js';
@@ -94,6 +94,17 @@ async function handle(
   });
   const metadata = JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To });
 
+  // The local slot is taken first (synchronously, above) so this instance never
+  // overshoots; Redis then holds the fleet-wide limit.
+  if (ctx.sharedSlots && !(await acquireShared(ctx, p.CallSid, log))) {
+    ctx.metrics.calls.inc({ outcome: 'rejected_busy' });
+    log.warn({ capacity: config.MAX_CONCURRENT_CALLS }, 'Rejected call: the fleet is at capacity');
+    call.twiml = busyTwiml();
+    call.admissionDone();
+    void ctx.registry.end(call, 'admission_failed');
+    return sendTwiml(reply, call.twiml);
+  }
+
   try {
     await ctx.livekit.createCallRoom({
       name: room,
@@ -150,4 +161,21 @@ async function handle(
   ctx.metrics.calls.inc({ outcome: 'bridged' });
   call.admissionDone();
   return sendTwiml(reply, call.twiml);
+}
+
+/**
+ * Fails open: when Redis is unreachable the call is taken (each instance's own limit
+ * still holds), because refusing every caller is worse than briefly exceeding the
+ * fleet-wide count.
+ */
+async function acquireShared(ctx: ServerContext, callSid: string, log: Logger): Promise<boolean> {
+  try {
+    return await ctx.sharedSlots!.acquire(callSid);
+  } catch (err) {
+    log.warn(
+      { err: (err as Error).message },
+      'Redis unavailable; admitting on the local limit only',
+    );
+    return true;
+  }
 }

@@ -4,6 +4,7 @@ import { loadConfig, requireSettings } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server/start.js';
 import { onShutdownSignal } from './signals.js';
+import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 
 const HELP = `Usage: phonebridge serve
 
@@ -21,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   requireSettings(config, ['livekit', 'twilio-signature']);
   const log = createLogger({ level: config.LOG_LEVEL });
+  installFfiFinalizerGuard(log);
   const server = await startServer(config, log);
   log.info(
     { url: server.url, mode: config.BRIDGE_MODE, capacity: config.MAX_CONCURRENT_CALLS },

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalLiveKit } from '../livekit/local.js';
+import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import type { AgentWorker } from '../agent/worker.js';
 
@@ -38,6 +39,7 @@ export interface Stack {
  * Used by `dev`, `demo` and the load tests; `stop()` takes it all down in reverse order.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
+  installFfiFinalizerGuard(opts.log);
   const env: Env = { ...(opts.env ?? { ...readDotEnv(), ...process.env }) };
   let config = loadConfig(env);
   const stops: (() => Promise<void>)[] = [];

@@ -22,7 +22,8 @@ render() {
   local out="$1" rate="$2" text="$3"
   espeak-ng -v "$VOICE" -s "$SPEED" -w "$tmp/raw.wav" "$text"
   # Trim espeak's leading/trailing silence, leave 100 ms of air, normalise to -3 dBFS.
-  sox "$tmp/raw.wav" -r "$rate" -c 1 -b 16 -e signed-integer "$out" \
+  # -D: no dither, so re-rendering unchanged phrases gives byte-identical files.
+  sox -D "$tmp/raw.wav" -r "$rate" -c 1 -b 16 -e signed-integer "$out" \
     silence 1 0.01 0.1% reverse silence 1 0.01 0.1% reverse pad 0.1 0.1 norm -3
   echo "rendered $out ($(soxi -D "$out") s)"
 }

@@ -51,7 +51,7 @@ async function placeCall(
   await dispatcher.createDispatch(room, agentName, {
     metadata: JSON.stringify({ callSid, from: '+15550005555', to: '+15550006666' }),
   });
-  await waitFor(() => caller.agent !== undefined, 20_000, 'agent to join');
+  await waitFor(() => caller.agent !== undefined, 90_000, 'agent to join');
   return { caller, room };
 }
 
@@ -216,7 +216,7 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
 describe('agent worker with a rejected OpenAI key', () => {
   it(
     'says so at start-up, and each call gets an apology and is hung up',
-    { timeout: 150_000 },
+    { timeout: 300_000 },
     async () => {
       const name = `pb-badkey-${process.pid}`;
       const fake = await FakeRealtimeServer.start({ badKeys: [BAD_KEY] });
@@ -233,7 +233,7 @@ describe('agent worker with a rejected OpenAI key', () => {
         );
         expect(startup.level).toBe(50);
         ({ caller, room } = await placeCall(name, 'CAbadkey'));
-        await waitFor(() => caller!.firstAudibleAt() !== undefined, 20_000, 'apology audio');
+        await waitFor(() => caller!.firstAudibleAt() !== undefined, 60_000, 'apology audio');
         await waitFor(roomGone(room), 30_000, 'room deleted after apology');
         await worker.waitForLog(
           (l) => l.msg === 'OpenAI rejected the API key (401)' && l.callSid === 'CAbadkey',
@@ -254,7 +254,7 @@ describe('agent worker with a rejected OpenAI key', () => {
 describe('agent worker with GREETING=agent-first', () => {
   it(
     'greets as soon as the caller is up, before the caller says anything',
-    { timeout: 150_000 },
+    { timeout: 300_000 },
     async () => {
       const name = `pb-first-${process.pid}`;
       const fake = await FakeRealtimeServer.start();
@@ -269,7 +269,7 @@ describe('agent worker with GREETING=agent-first', () => {
           GREETING_TEXT: 'Thanks for calling the test line.',
         });
         ({ caller, room } = await placeCall(name, 'CAgreet'));
-        await waitFor(() => caller!.firstAudibleAt() !== undefined, 20_000, 'greeting audio');
+        await waitFor(() => caller!.firstAudibleAt() !== undefined, 60_000, 'greeting audio');
         // Nothing was sent as caller speech: the greeting came from our generateReply.
         expect(caller.sentFrames).toBeGreaterThan(0);
         expect(JSON.stringify(fake.events('response.create'))).toContain(

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
@@ -17,6 +17,12 @@ const lk = livekit();
 const svc = roomService();
 const dispatcher = new AgentDispatchClient(lk.url.replace(/^ws/, 'http'), lk.apiKey, lk.apiSecret);
 const speech = fixtureWav('caller-hello.wav');
+
+// rtc-node's native runtime is one per process and cannot be used after dispose(): once,
+// after every describe in this file.
+afterAll(async () => {
+  await dispose();
+});
 
 async function startWorker(name: string, env: Record<string, string>): Promise<WorkerProcess> {
   return WorkerProcess.start({
@@ -76,12 +82,16 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     });
   }, 120_000);
 
+  // Each call ends with its test: a call left open would keep talking to the shared fake
+  // server (silence prompts) and could take a fault meant for the next test.
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) await c().catch(() => undefined);
+  });
+
   afterAll(async () => {
-    for (const c of cleanup) await c().catch(() => undefined);
     await stopWorker(worker);
     await fake?.close();
     rmSync(transcripts, { recursive: true, force: true });
-    await dispose();
   });
 
   it('waits for the caller, answers, prompts on silence, then says goodbye and hangs up', async () => {
@@ -245,7 +255,6 @@ describe('agent worker with a rejected OpenAI key', () => {
         if (room) await svc.deleteRoom(room).catch(() => undefined);
         await stopWorker(worker);
         await fake.close();
-        await dispose();
       }
     },
   );
@@ -280,7 +289,6 @@ describe('agent worker with GREETING=agent-first', () => {
         if (room) await svc.deleteRoom(room).catch(() => undefined);
         await stopWorker(worker);
         await fake.close();
-        await dispose();
       }
     },
   );

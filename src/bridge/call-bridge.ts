@@ -21,6 +21,7 @@ import { InboundFramer } from '../audio/inbound-framer.js';
 import { decodeBase64Into } from '../audio/base64.js';
 import type { Config } from '../config/schema.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
+import { filterRoomEvents } from '../livekit/room-event-filter.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
@@ -71,7 +72,7 @@ const DTMF_CODES: Record<string, number> = { '*': 10, '#': 11, A: 12, B: 13, C: 
  * ended it.
  */
 export class CallBridge {
-  private readonly room = new Room();
+  private readonly room = filterRoomEvents(new Room());
   private readonly source = new AudioSource(SAMPLE_RATE_HZ, 1, 1000);
   private track?: LocalAudioTrack;
   private agentStream?: AudioStream;

@@ -1,88 +1,88 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeWindows, dominantFrequency, tone } from '../../src/audio/analysis.js';
-import { FakeAgent } from '../helpers/fake-agent.js';
-import { roomService, waitFor } from '../helpers/livekit.js';
-import {
-  callParams,
-  callSid,
-  parseTwimlXml,
-  startPhonebridge,
-  streamParams,
-  twilioPost,
-  type TestServer,
-} from '../helpers/phonebridge.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { tone } from '../../src/audio/analysis.js';
+import { livekit, roomService, waitFor } from '../helpers/livekit.js';
+import { admitCall, usePhonebridge } from '../helpers/phonebridge.js';
 import { TwilioStream } from '../helpers/twilio-stream.js';
 
-const CALLS = Number(process.env.PB_TEST_CALLS ?? 20);
+const CALLS = 20;
 
 describe('media bridge: 20 calls in parallel', () => {
-  let pb: TestServer;
-  beforeAll(async () => {
-    pb = await startPhonebridge();
-  });
-  afterAll(async () => {
-    await pb.stop();
-  });
+  // Nothing is shed while the machine catches up: this test is about isolation, and on a
+  // 2-core machine 20 rtc Rooms here plus 20 in the agents' process run behind real time
+  // (BENCHMARKS.md: ~4.5 % of a core per Room).
+  const server = usePhonebridge({ INBOUND_HOLD_MS: '60000' });
 
   it('keeps every call isolated: each agent hears only its own caller', async () => {
+    const pb = server();
     const calls = await Promise.all(
       Array.from({ length: CALLS }, async (_, i) => {
-        const sid = callSid();
-        const twiml = parseTwimlXml(
-          await (
-            await twilioPost(
-              pb.url,
-              '/incoming-call',
-              callParams(sid, { From: `+1555000${String(i).padStart(4, '0')}` }),
-            )
-          ).text(),
-        );
-        // Listen-only agents: this test is about isolation of the caller's direction.
-        const agent = await FakeAgent.join(`call-${sid}`, 'agent-test', { publish: false });
-        const stream = await TwilioStream.open(pb.url);
-        stream.start(sid, streamParams(twiml));
+        const { sid, params } = await admitCall(pb, {
+          From: `+1555000${String(i).padStart(4, '0')}`,
+        });
         // Distinct tones 300, 400, … Hz, far enough apart to tell by a dominant-frequency scan.
-        return { sid, agent, stream, freq: 300 + i * 100 };
+        return { sid, params, room: `call-${sid}`, freq: 300 + i * 100 };
       }),
     );
-    await waitFor(
-      () =>
-        calls.every((c) =>
-          pb.logs.some((l) => l.callSid === c.sid && l.msg === 'Published phone audio track'),
-        ),
-      20_000,
-      'all published',
+    const lk = livekit();
+    const agents = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/fixtures/listen-agents.ts',
+        lk.url,
+        lk.apiKey,
+        lk.apiSecret,
+        ...calls.map((c) => c.room),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    expect(pb.server.ctx.registry.active).toBe(CALLS);
-    await Promise.all(calls.map((c) => c.stream.play(tone(c.freq, 1500, 8000, 0.4))));
-    // Keep the lines open (silence, as a phone line does) until every agent has heard its tone.
-    // 40 rtc participants in one process cost over a core on this 2-core machine (see
-    // BENCHMARKS.md), so under load some audio arrives late or is shed at the hold bound;
-    // this test is about isolation, so it asks for a solid part of the tone, not all of it.
-    const silence = new Int16Array(1600);
-    const loudMs = (pcm: Int16Array) =>
-      activeWindows(pcm, 8000, 20, -30).filter(Boolean).length * 20;
-    const deadline = Date.now() + 20_000;
-    while (calls.some((c) => loudMs(c.agent.recording()) < 600) && Date.now() < deadline) {
-      await Promise.all(calls.map((c) => c.stream.play(silence)));
-    }
-    for (const c of calls) {
-      const heard = c.agent.recording();
-      expect(loudMs(heard)).toBeGreaterThanOrEqual(600);
-      expect(Math.abs(dominantFrequency(heard, 8000, 200, 2400) - c.freq)).toBeLessThan(
-        c.freq * 0.02,
+    const lines: string[] = [];
+    createInterface({ input: agents.stdout }).on('line', (l) => lines.push(l));
+    try {
+      await waitFor(() => lines.includes('ready'), 60_000, 'agents joined');
+      const streams = await Promise.all(
+        calls.map(async (c) => {
+          const stream = await TwilioStream.open(pb.url);
+          stream.start(c.sid, c.params);
+          return stream;
+        }),
       );
+      for (const c of calls) await pb.waitForLog(c.sid, 'Published phone audio track', 30_000);
+      expect(pb.server.ctx.registry.active).toBe(CALLS);
+      await Promise.all(calls.map((c, i) => streams[i]!.play(tone(c.freq, 1500, 8000, 0.4))));
+      await Promise.all(streams.map((s) => s.play(new Int16Array(4000))));
+
+      let report: Record<string, { loudMs: number; freqHz: number }> = {};
+      await waitFor(
+        async () => {
+          agents.stdin.write('report\n');
+          await new Promise((r) => setTimeout(r, 500));
+          const last = lines.filter((l) => l.startsWith('{')).at(-1);
+          if (last) report = JSON.parse(last) as typeof report;
+          return calls.every((c) => (report[c.room]?.loudMs ?? 0) >= 1200);
+        },
+        60_000,
+        'every agent to hear its caller',
+      );
+      for (const c of calls) {
+        expect(Math.abs(report[c.room]!.freqHz - c.freq)).toBeLessThan(c.freq * 0.02);
+      }
+      await Promise.all(
+        calls.map(async (c, i) => {
+          streams[i]!.stop(c.sid);
+          await streams[i]!.closed;
+        }),
+      );
+      await pb.server.ctx.registry.settled();
+      expect(pb.server.ctx.registry.active).toBe(0);
+      const left = (await roomService().listRooms()).map((r) => r.name);
+      for (const c of calls) expect(left).not.toContain(c.room);
+    } finally {
+      agents.stdin.write('quit\n');
+      await new Promise((r) => agents.once('exit', r));
     }
-    await Promise.all(
-      calls.map(async (c) => {
-        c.stream.stop(c.sid);
-        await c.stream.closed;
-      }),
-    );
-    await pb.server.ctx.registry.settled();
-    await Promise.all(calls.map((c) => c.agent.leave()));
-    expect(pb.server.ctx.registry.active).toBe(0);
-    const left = (await roomService().listRooms()).map((r) => r.name);
-    for (const c of calls) expect(left).not.toContain(`call-${c.sid}`);
-  });
+  }, 240_000);
 });

@@ -10,6 +10,7 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { concatPcm } from '../../src/audio/analysis.js';
+import { filterRoomEvents } from '../../src/livekit/room-event-filter.js';
 import { livekit, tokenFor } from './livekit.js';
 
 const RATE = 8000;
@@ -20,7 +21,7 @@ const FRAME = 160;
  * caller publishes, and speaks PCM at real-time pace.
  */
 export class FakeAgent {
-  readonly room = new Room();
+  readonly room = filterRoomEvents(new Room());
   readonly source = new AudioSource(RATE, 1, 200);
   readonly heard: Int16Array[] = [];
   readonly dtmf: string[] = [];

@@ -270,27 +270,27 @@ export class CallBridge {
     const room = this.room;
     room.on(RoomEvent.ParticipantConnected, (p) => this.considerParticipant(p));
     room.on(RoomEvent.TrackPublished, (pub, p) => {
-      if (p === this.agent) this.subscribeAgentAudio(pub);
+      if (this.isAgent(p)) this.subscribeAgentAudio(pub);
     });
     room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
-      if (p === this.agent && track.kind === TrackKind.KIND_AUDIO) this.readAgentAudio(track);
+      if (this.isAgent(p) && track.kind === TrackKind.KIND_AUDIO) this.readAgentAudio(track);
     });
     room.on(RoomEvent.TrackUnpublished, (_pub, p) => {
       // The agent's audio went away mid-utterance: drop what Twilio still queues.
-      if (p === this.agent) this.bargeIn('agent track unpublished');
+      if (this.isAgent(p)) this.bargeIn('agent track unpublished');
     });
     room.on(RoomEvent.TrackMuted, (_pub, p) => {
-      if (p === this.agent) this.bargeIn('agent track muted');
+      if (this.isAgent(p)) this.bargeIn('agent track muted');
     });
     room.on(RoomEvent.ParticipantAttributesChanged, (changed, p) => {
-      if (p.identity !== this.agent?.identity || !(AGENT_STATE in changed)) return;
+      if (!this.isAgent(p) || !(AGENT_STATE in changed)) return;
       const state = changed[AGENT_STATE];
       call.log.debug({ state }, 'Agent state changed');
       if (this.agentSpeaking && state !== 'speaking') this.bargeIn(`agent state ${state}`);
       this.agentSpeaking = state === 'speaking';
     });
     room.on(RoomEvent.ParticipantDisconnected, (p) => {
-      if (p !== this.agent) return;
+      if (!this.isAgent(p)) return;
       call.log.info('Agent left the room; ending the call');
       void this.endPhoneLeg('agent_left');
     });
@@ -326,6 +326,11 @@ export class CallBridge {
     });
   }
 
+  /** Participants are compared by identity: rtc-node may hand out a new object for one. */
+  private isAgent(p: { identity: string }): boolean {
+    return this.agent !== undefined && p.identity === this.agent.identity;
+  }
+
   private considerParticipant(p: RemoteParticipant): void {
     if (this.agent || p.kind !== ParticipantKind.AGENT) return;
     this.agent = p;
@@ -339,19 +344,29 @@ export class CallBridge {
     if (pub.kind === TrackKind.KIND_AUDIO && !pub.subscribed) pub.setSubscribed(true);
   }
 
+  /**
+   * Reads the agent's latest audio track. An agent may replace its track mid-call (the
+   * OpenAI agent plays its apology on a new one after a model failure), so a newer track
+   * takes over from the older one instead of being ignored.
+   */
   private readAgentAudio(track: RemoteTrack): void {
-    if (this.agentStream) return;
-    this.call.log.info('Subscribed to agent audio track');
+    const previous = this.agentStream;
+    this.call.log.info({ track: track.sid }, 'Subscribed to agent audio track');
     const stream = new AudioStream(track, {
       sampleRate: SAMPLE_RATE_HZ,
       numChannels: 1,
       frameSizeMs: 20,
     });
     this.agentStream = stream;
-    void this.forwardAgentAudio(stream).catch((err: unknown) => {
-      if (!this.call.signal.aborted)
-        this.call.log.warn({ err: (err as Error).message }, 'Agent audio stream failed');
-    });
+    if (previous) void previous.cancel().catch(() => undefined);
+    void this.forwardAgentAudio(stream)
+      .catch((err: unknown) => {
+        if (!this.call.signal.aborted)
+          this.call.log.warn({ err: (err as Error).message }, 'Agent audio stream failed');
+      })
+      .finally(() => {
+        if (this.agentStream === stream) this.agentStream = undefined;
+      });
   }
 
   private async forwardAgentAudio(stream: AudioStream): Promise<void> {
@@ -361,7 +376,7 @@ export class CallBridge {
     const carry = new Int16Array(FRAME_SAMPLES);
     let carried = 0;
     for await (const frame of stream) {
-      if (this.call.signal.aborted || this.endingPhone) break;
+      if (this.call.signal.aborted || this.endingPhone || this.agentStream !== stream) break;
       const receivedAt = performance.now();
       if (first) {
         first = false;

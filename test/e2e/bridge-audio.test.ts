@@ -131,6 +131,30 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await agent.leave();
   });
 
+  it('follows the agent onto a new audio track', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
+    await agent.replaceTrack();
+    await waitFor(
+      () =>
+        pb.logs.filter((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track')
+          .length === 2,
+      10_000,
+      'second subscription',
+    );
+    const before = stream.mediaOut().length;
+    await agent.say(tone(900, 800, RATE, 0.5));
+    await agent.say(new Int16Array(RATE / 2));
+    await new Promise((r) => setTimeout(r, 300));
+    const back = stream.heard().subarray(before * 160);
+    const span = activeSpan(back);
+    expect(span.endMs - span.startMs).toBeGreaterThan(700);
+    const toneBack = back.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
+    expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - 900)).toBeLessThan(20);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+
   it('publishes caller DTMF to the room', async () => {
     const { sid, stream, agent } = await placeCall(pb);
     await pb.waitForLog(sid, 'Published phone audio track', 10_000);

@@ -22,7 +22,7 @@ const FRAME = 160;
  */
 export class FakeAgent {
   readonly room = filterRoomEvents(new Room());
-  readonly source = new AudioSource(RATE, 1, 200);
+  source = new AudioSource(RATE, 1, 200);
   readonly heard: Int16Array[] = [];
   readonly dtmf: string[] = [];
   private track?: LocalAudioTrack;
@@ -68,6 +68,19 @@ export class FakeAgent {
       if (signal?.aborted) return;
       await this.source.captureFrame(new AudioFrame(pcm.slice(off, off + FRAME), RATE, 1, FRAME));
     }
+  }
+
+  /** Unpublishes the audio track and publishes a fresh one, as an agent may mid-call. */
+  async replaceTrack(): Promise<void> {
+    const old = this.track;
+    if (old?.sid) await this.room.localParticipant!.unpublishTrack(old.sid);
+    await old?.close();
+    await this.source.close();
+    this.source = new AudioSource(RATE, 1, 200);
+    this.track = LocalAudioTrack.createAudioTrack('agent-audio-2', this.source);
+    const publishOptions = new TrackPublishOptions();
+    publishOptions.source = TrackSource.SOURCE_MICROPHONE;
+    await this.room.localParticipant!.publishTrack(this.track, publishOptions);
   }
 
   async setState(state: string): Promise<void> {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, requireSettings } from '../config/load.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 
 const HELP = `Usage: phonebridge agent [--production | --dev]
 
@@ -30,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   requireSettings(config, ['livekit']);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'phonebridge-agent' });
+  installFfiFinalizerGuard(logger);
   const production = values.production ?? (values.dev ? false : config.NODE_ENV === 'production');
 
   if (config.AGENT_MODE === 'openai') {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, requireSettings } from '../config/load.js';
 import { createLogger } from '../log.js';
+import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 
 const HELP = `Usage: phonebridge responder [--poll-ms N] [--room-prefix call-]
 
@@ -30,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   requireSettings(config, ['livekit']);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'phonebridge-responder' });
+  installFfiFinalizerGuard(logger);
   const { LoopbackResponder } = await import('../agent/responder.js');
   const { dispose } = await import('@livekit/rtc-node');
 

@@ -178,6 +178,9 @@ interface Sample {
   load: { cpu: number };
   rooms: number;
   activeCalls: number;
+  /** V8 heap in use and external (ArrayBuffer) memory: RSS minus these is native. */
+  heapUsed: number;
+  external: number;
 }
 
 async function main(): Promise<void> {
@@ -243,6 +246,8 @@ async function main(): Promise<void> {
       load: { cpu: cpuSeconds(loadPid) },
       rooms: roomCount,
       activeCalls: metric(text, 'phonebridge_active_calls'),
+      heapUsed: metric(text, 'nodejs_heap_size_used_bytes'),
+      external: metric(text, 'nodejs_external_memory_bytes'),
     };
   };
 
@@ -400,6 +405,8 @@ async function main(): Promise<void> {
               threads: s.server.threads,
               rooms: s.rooms,
               calls: s.activeCalls,
+              heapUsed: s.heapUsed,
+              external: s.external,
             }))
           : undefined,
       };

@@ -6,6 +6,9 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // rtc-node's native client is one per process: forks keep test files apart.
     pool: 'forks',
+    // One file at a time: the e2e files each run real-time audio through rtc-node, and on a
+    // 2-core machine two of them side by side starve each other (BENCHMARKS.md).
+    fileParallelism: false,
     // rtc-node logs at debug to stdout unless NODE_ENV=production (read once, at import);
     // nothing else here reads NODE_ENV, and tests pass explicit modes where it matters.
     env: { NODE_ENV: 'production' },

@@ -19,7 +19,7 @@ and stops everything. Needs no account and no network.`;
 
 const CALLER_WAV = fileURLToPath(new URL('../../assets/demo/caller.wav', import.meta.url));
 /** The echo line greets first; the caller waits for the greeting to end, as people do. */
-const CALLER_WAITS_MS = 8000;
+const CALLER_WAITS_MS = 9500;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -37,6 +37,12 @@ export async function run(argv: string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'phonebridge-demo-'));
   const logFile = join(dir, 'phonebridge.log');
   const outPath = values.out ?? join(dir, 'caller-heard.wav');
+  // The echo line answers a turn after SILENCE_DURATION_MS of silence; 400 ms (tuned for
+  // OpenAI's VAD) splits a spoken sentence at its commas, and each piece's echo is then
+  // cut off by the caller's next words. A second of silence keeps the sentence whole.
+  // Job processes read the environment, so it is set there.
+  const echo = !process.env.OPENAI_API_KEY && (process.env.AGENT_MODE ?? 'echo') === 'echo';
+  if (echo) process.env.SILENCE_DURATION_MS ??= '1000';
   const env: Record<string, string | undefined> = {
     ...readDotEnv(),
     ...process.env,

@@ -39,9 +39,9 @@ describe('npm run demo', () => {
     expect(report.end).toBe('caller-done');
 
     // The recording is on the caller's playback clock from stream start. The caller waits
-    // 8 s (the greeting), speaks for 5 s, then listens for 8 s.
+    // 9.5 s (the greeting), speaks for 5 s, then listens for 8 s.
     const heard = toMonoPcm16(parseWav(readFileSync(recording)), 8000);
     expect(loudMsBetween(heard, 0, 8000)).toBeGreaterThan(1500); // the greeting
-    expect(loudMsBetween(heard, 13_000, heard.length / 8)).toBeGreaterThan(2000); // the echo of ~4 s of speech
+    expect(loudMsBetween(heard, 14_500, heard.length / 8)).toBeGreaterThan(2500); // the echo of ~4 s of speech
   }, 120_000);
 });

@@ -415,10 +415,7 @@ export class CallBridge {
     if (prompt) {
       this.pacer.clear();
       // Sent at once: at the end of a call there is no barge-in to keep responsive.
-      for (const f of prompt.frames)
-        this.stream.send(
-          `{"event":"media","streamSid":"${this.stream.streamSid}","media":{"payload":"${f}"}}`,
-        );
+      for (const f of prompt.frames) this.stream.send(this.pacer.mediaMessage(f));
       const heard = new Promise<void>((resolve) => {
         const t = setTimeout(resolve, prompt.durationMs + 1500);
         this.onApologyHeard = () => {
@@ -434,13 +431,7 @@ export class CallBridge {
           { once: true },
         );
       });
-      this.stream.send(
-        JSON.stringify({
-          event: 'mark',
-          streamSid: this.stream.streamSid,
-          mark: { name: 'pb-apology' },
-        }),
-      );
+      this.pacer.mark('pb-apology');
       await heard;
     } else {
       this.call.log.warn('No apology prompt found in assets/prompts; ending without it');

@@ -117,6 +117,11 @@ export class OutboundPacer {
     return true;
   }
 
+  /** The Twilio media message for one base64 payload (built from the cached prefix). */
+  mediaMessage(payload: string): string {
+    return this.prefix + payload + '"}}';
+  }
+
   /** Sends a named mark now; Twilio echoes it when playback reaches it. */
   mark(name: string): void {
     if (this.closed) return;
@@ -158,7 +163,7 @@ export class OutboundPacer {
     }
     this.playedUntil = Math.max(now, this.playedUntil) + this.frameMs;
     this.lastSentSilent = p.silent;
-    this.opts.send(this.prefix + p.payload + '"}}');
+    this.opts.send(this.mediaMessage(p.payload));
     this.stats.frames++;
     this.opts.onHop?.(now - p.receivedAt);
     if (this.stats.frames % this.markEvery === 0) this.mark(`pb-${this.stats.frames}`);

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { Room, RoomEvent } from '@livekit/rtc-node';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { describeError } from '../errors.js';
+import { filterRoomEvents } from '../livekit/room-event-filter.js';
 import type { Logger } from '../log.js';
 import { runLoopback } from './loopback.js';
 import { parseCallMetadata } from './metadata.js';
@@ -120,7 +121,9 @@ export class LoopbackResponder {
     const abort = new AbortController();
     const onStop = () => abort.abort(new Error('responder stopping'));
     stop.addEventListener('abort', onStop, { once: true });
-    const room = new Room();
+    // Many rooms in one process: without the filter every room's listener handles every
+    // native event of the process, and ten mirrors saturate a core (room-event-filter.ts).
+    const room = filterRoomEvents(new Room());
     room.on(RoomEvent.Disconnected, () => abort.abort(new Error('room disconnected')));
     // A room nobody calls into must not hold a responder forever.
     const callerTimer = setTimeout(

@@ -15,10 +15,9 @@ import {
   type RemoteTrackPublication,
   type RpcInvocationData,
 } from '@livekit/rtc-node';
-import { encodeBase64 } from '../audio/base64.js';
 import { encoderFor, type Codec } from '../audio/g711.js';
 import { InboundFramer } from '../audio/inbound-framer.js';
-import { decodeBase64Into } from '../audio/base64.js';
+import { decodeBase64Into, encodeBase64 } from '../audio/base64.js';
 import type { Config } from '../config/schema.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
 import { filterRoomEvents } from '../livekit/room-event-filter.js';
@@ -75,7 +74,11 @@ export class CallBridge {
   private readonly room = filterRoomEvents(new Room());
   private readonly source = new AudioSource(SAMPLE_RATE_HZ, 1, 1000);
   private track?: LocalAudioTrack;
-  private agentStream?: AudioStream;
+  /**
+   * The agent audio being forwarded, held as a reader: cancelling an AudioStream that a
+   * `for await` has locked throws, so only the reader can stop it (and free its handle).
+   */
+  private agentAudio?: ReadableStreamDefaultReader<AudioFrame>;
   private agent?: RemoteParticipant;
   private readonly framer: InboundFramer;
   private readonly pump: InboundPump;
@@ -231,11 +234,7 @@ export class CallBridge {
     this.pump.close();
     this.pacer.close();
     this.room.removeAllListeners();
-    try {
-      await this.agentStream?.cancel();
-    } catch {
-      // already closed by the track going away
-    }
+    await this.agentAudio?.cancel().catch(() => undefined);
     try {
       await this.track?.close();
     } catch {
@@ -350,33 +349,35 @@ export class CallBridge {
    * takes over from the older one instead of being ignored.
    */
   private readAgentAudio(track: RemoteTrack): void {
-    const previous = this.agentStream;
+    const previous = this.agentAudio;
     this.call.log.info({ track: track.sid }, 'Subscribed to agent audio track');
-    const stream = new AudioStream(track, {
+    const reader = new AudioStream(track, {
       sampleRate: SAMPLE_RATE_HZ,
       numChannels: 1,
       frameSizeMs: 20,
-    });
-    this.agentStream = stream;
+    }).getReader();
+    this.agentAudio = reader;
     if (previous) void previous.cancel().catch(() => undefined);
-    void this.forwardAgentAudio(stream)
+    void this.forwardAgentAudio(reader)
       .catch((err: unknown) => {
         if (!this.call.signal.aborted)
           this.call.log.warn({ err: (err as Error).message }, 'Agent audio stream failed');
       })
       .finally(() => {
-        if (this.agentStream === stream) this.agentStream = undefined;
+        if (this.agentAudio === reader) this.agentAudio = undefined;
       });
   }
 
-  private async forwardAgentAudio(stream: AudioStream): Promise<void> {
+  private async forwardAgentAudio(reader: ReadableStreamDefaultReader<AudioFrame>): Promise<void> {
     const { metrics } = this.deps;
     let first = true;
     // Frames should be 160 samples; carry any remainder so odd sizes still make whole frames.
     const carry = new Int16Array(FRAME_SAMPLES);
     let carried = 0;
-    for await (const frame of stream) {
-      if (this.call.signal.aborted || this.endingPhone || this.agentStream !== stream) break;
+    for (;;) {
+      const { done, value: frame } = await reader.read();
+      if (done) break;
+      if (this.call.signal.aborted || this.endingPhone || this.agentAudio !== reader) break;
       const receivedAt = performance.now();
       if (first) {
         first = false;

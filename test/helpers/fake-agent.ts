@@ -27,7 +27,8 @@ export class FakeAgent {
   readonly dtmf: string[] = [];
   private track?: LocalAudioTrack;
   private reading?: Promise<void>;
-  private stream?: AudioStream;
+  /** A reader, not the stream: a stream locked by its reader cannot be cancelled. */
+  private reader?: ReadableStreamDefaultReader<AudioFrame>;
 
   /** `publish: false` makes a listen-only agent: no encoder, half the CPU of a full one. */
   static async join(
@@ -37,11 +38,19 @@ export class FakeAgent {
   ): Promise<FakeAgent> {
     const agent = new FakeAgent();
     agent.room.on(RoomEvent.TrackSubscribed, (track) => {
-      if (track.kind !== TrackKind.KIND_AUDIO || agent.stream) return;
-      const stream = new AudioStream(track, { sampleRate: RATE, numChannels: 1, frameSizeMs: 20 });
-      agent.stream = stream;
+      if (track.kind !== TrackKind.KIND_AUDIO || agent.reader) return;
+      const reader = new AudioStream(track, {
+        sampleRate: RATE,
+        numChannels: 1,
+        frameSizeMs: 20,
+      }).getReader();
+      agent.reader = reader;
       agent.reading = (async () => {
-        for await (const f of stream) agent.heard.push(f.data.slice());
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          agent.heard.push(value.data.slice());
+        }
       })().catch(() => undefined);
     });
     agent.room.on(RoomEvent.DtmfReceived, (_code, digit) => agent.dtmf.push(digit));
@@ -88,11 +97,7 @@ export class FakeAgent {
   }
 
   async leave(): Promise<void> {
-    try {
-      await this.stream?.cancel();
-    } catch {
-      // the track may already be gone
-    }
+    await this.reader?.cancel().catch(() => undefined);
     await this.track?.close();
     await this.source.close();
     await this.room.disconnect();

@@ -14,6 +14,7 @@ import {
   type RemoteTrack,
 } from '@livekit/rtc-node';
 import { rmsDbfs } from '../../audio/analysis.js';
+import { filterRoomEvents } from '../../livekit/room-event-filter.js';
 import { AGENT_STATE_ATTRIBUTE } from '../state.js';
 import { CALLER_TRACK_NAME } from '../caller.js';
 
@@ -32,7 +33,7 @@ export interface ReceivedFrame {
  * needs that silence to find the end of a turn), and records what the agent publishes.
  */
 export class FakeCaller {
-  readonly room = new Room();
+  readonly room = filterRoomEvents(new Room());
   readonly received: ReceivedFrame[] = [];
   readonly agentStates: { atMs: number; state: string }[] = [];
   private readonly source = new AudioSource(CALLER_RATE_HZ, 1, 60);

@@ -157,11 +157,15 @@ export class LocalLiveKit implements LiveKitCredentials {
   ): Promise<void> {
     const logFd = openSync(this.logFile, 'a');
     // setpriv's parent-death signal makes the kernel stop the server if this process
-    // dies without running any handler (SIGKILL, OOM), so no orphan outlives us.
+    // dies without running any handler (SIGKILL, OOM, an unhandled SIGINT), so no orphan
+    // outlives us. KILL, not TERM: livekit-server 1.13.5 sometimes logs "exit requested"
+    // on a TERM that arrives right after start-up and then never finishes its graceful
+    // shutdown (two such servers were found alive 27 minutes later); a loopback server
+    // whose owner is gone has nothing worth shutting down gracefully.
     const withPdeath = existsSync('/usr/bin/setpriv');
     const cmd = withPdeath ? '/usr/bin/setpriv' : binary;
     const args = withPdeath
-      ? ['--pdeathsig', 'TERM', '--', binary, '--config', configFile]
+      ? ['--pdeathsig', 'KILL', '--', binary, '--config', configFile]
       : ['--config', configFile];
     const child = spawn(cmd, args, { stdio: ['ignore', logFd, logFd], env: { ...process.env } });
     closeSync(logFd);

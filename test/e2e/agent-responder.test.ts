@@ -42,14 +42,22 @@ describe('LoopbackResponder (many rooms, one process)', () => {
         await Promise.all(names.map((name) => svc.createRoom({ name, emptyTimeout: 30 })));
         await Promise.all(
           callers.map(async (c, i) =>
-            c.join(lk.url, await tokenFor(`phone-1555000${1000 + i}`, names[i]!)),
+            c.join(lk.url, await tokenFor(`phone-1555000${1000 + i}`, names[i]!), {
+              publish: false,
+            }),
           ),
         );
+        // The callers publish only once the responder's own track is up in their room. A
+        // track published while the subscriber is itself still negotiating its own publish
+        // sometimes reaches rtc-node 0.13 as exact zeros although its RTP arrives (about one
+        // room in 20 here, after a busy file; docs/decisions.md, "Known issue: a silent
+        // subscription"). This test is about isolation and leaving, not that race.
         await waitFor(
-          () => callers.every((c) => c.agent !== undefined),
+          () => callers.every((c) => (c.agent?.trackPublications.size ?? 0) > 0),
           60_000,
-          'responder in every room',
+          'responder publishing in every room',
         );
+        await Promise.all(callers.map((c) => c.publish()));
         await waitFor(
           () => callers.every((c) => c.agentStates.at(-1)?.state === 'speaking'),
           60_000,

@@ -49,7 +49,8 @@ export class FakeCaller {
   /** Wall-clock time each queued utterance started being sent, by play() order. */
   readonly playStarts: number[] = [];
 
-  async join(url: string, token: string): Promise<void> {
+  /** `publish: false` joins without the caller's track; call publish() when it should appear. */
+  async join(url: string, token: string, opts: { publish?: boolean } = {}): Promise<void> {
     this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) =>
       this.onTrack(track, participant),
     );
@@ -57,6 +58,12 @@ export class FakeCaller {
       this.onAttributes(changed, participant),
     );
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
+    if (opts.publish !== false) await this.publish();
+  }
+
+  /** Publishes `phone-audio` and starts sending (silence until play() queues audio). */
+  async publish(): Promise<void> {
+    if (this.pumping) return;
     const options = new TrackPublishOptions();
     options.source = TrackSource.SOURCE_MICROPHONE;
     await this.room.localParticipant!.publishTrack(this.track, options);

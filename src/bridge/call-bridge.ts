@@ -21,6 +21,7 @@ import { decodeBase64Into, encodeBase64 } from '../audio/base64.js';
 import type { Config } from '../config/schema.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
 import { filterRoomEvents } from '../livekit/room-event-filter.js';
+import { SilentTrackWatchdog } from '../livekit/silent-track-watchdog.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
@@ -64,6 +65,9 @@ export interface BridgeStart {
 }
 
 const DTMF_CODES: Record<string, number> = { '*': 10, '#': 11, A: 12, B: 13, C: 14, D: 15 };
+/** More digits than anyone types while a call connects; beyond this they are dropped. */
+const MAX_PENDING_DTMF = 32;
+const DTMF_SETTLE_MS = 1000;
 
 /**
  * One call's audio path: Twilio media ⇄ a LiveKit room. Everything it starts hangs
@@ -89,11 +93,22 @@ export class CallBridge {
   private agentTimer?: NodeJS.Timeout;
   private reconnectTimer?: NodeJS.Timeout;
   private agentSpeaking = false;
+  /** The SFU lists the agent among the active speakers (it measures the agent's RTP). */
+  private agentHeardBySfu = false;
+  private resubscribeTimer?: NodeJS.Timeout;
+  private readonly silentAgent = new SilentTrackWatchdog({
+    isSpeaking: () => this.agentSpeaking || this.agentHeardBySfu,
+    onSilent: () => this.resubscribeAgentAudio(),
+  });
   private ready = false;
   private endingPhone = false;
   private framesIn = 0;
   private reconnections = 0;
   private dtmfDigits = 0;
+  /** Digits pressed before the room could carry them, sent in order once it can (bounded). */
+  private pendingDtmf: string[] = [];
+  private dtmfOpen = false;
+  private dtmfTimer?: NodeJS.Timeout;
   private lastMediaAt = 0;
   private onApologyHeard?: () => void;
 
@@ -174,6 +189,7 @@ export class CallBridge {
     );
     this.ready = true;
     this.pump.resume();
+    this.dtmfTimer = setTimeout(() => this.openDtmf(), DTMF_SETTLE_MS);
 
     for (const p of this.room.remoteParticipants.values()) this.considerParticipant(p);
     if (!this.agent) {
@@ -207,8 +223,29 @@ export class CallBridge {
     // Digits can be PINs: the value is logged at debug level only.
     this.call.log.info('DTMF digit received from caller');
     this.call.log.debug({ digit }, 'DTMF digit');
+    if (!this.dtmfOpen) {
+      // A caller may press a key while we are still joining: hold it, like caller audio.
+      if (this.pendingDtmf.length < MAX_PENDING_DTMF) this.pendingDtmf.push(digit);
+      return;
+    }
+    this.publishDtmf(digit);
+  }
+
+  /**
+   * Data published in the first moments after joining did not reach the agent here (two
+   * digits sent right after the track was published were lost in every run; after the
+   * first agent audio frame none was). So digits wait for that frame, or for
+   * DTMF_SETTLE_MS after joining when the agent has no audio.
+   */
+  private openDtmf(): void {
+    if (this.dtmfOpen) return;
+    this.dtmfOpen = true;
+    clearTimeout(this.dtmfTimer);
+    for (const digit of this.pendingDtmf.splice(0)) this.publishDtmf(digit);
+  }
+
+  private publishDtmf(digit: string): void {
     const code = DTMF_CODES[digit] ?? Number(digit);
-    if (!this.ready) return;
     this.room.localParticipant!.publishDtmf(code, digit).catch((err: unknown) => {
       this.call.log.warn({ err: (err as Error).message }, 'Could not publish DTMF to the room');
     });
@@ -230,6 +267,8 @@ export class CallBridge {
     await this.starting?.catch(() => undefined);
     clearTimeout(this.agentTimer);
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.resubscribeTimer);
+    clearTimeout(this.dtmfTimer);
     this.framer.flush();
     this.pump.close();
     this.pacer.close();
@@ -287,6 +326,9 @@ export class CallBridge {
       call.log.debug({ state }, 'Agent state changed');
       if (this.agentSpeaking && state !== 'speaking') this.bargeIn(`agent state ${state}`);
       this.agentSpeaking = state === 'speaking';
+    });
+    room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => {
+      this.agentHeardBySfu = speakers.some((p) => this.isAgent(p));
     });
     room.on(RoomEvent.ParticipantDisconnected, (p) => {
       if (!this.isAgent(p)) return;
@@ -357,6 +399,7 @@ export class CallBridge {
       frameSizeMs: 20,
     }).getReader();
     this.agentAudio = reader;
+    this.silentAgent.reset();
     if (previous) void previous.cancel().catch(() => undefined);
     void this.forwardAgentAudio(reader)
       .catch((err: unknown) => {
@@ -379,9 +422,11 @@ export class CallBridge {
       if (done) break;
       if (this.call.signal.aborted || this.endingPhone || this.agentAudio !== reader) break;
       const receivedAt = performance.now();
+      this.silentAgent.onFrame(frame.data, (frame.samplesPerChannel * 1000) / frame.sampleRate);
       if (first) {
         first = false;
         this.call.log.info('Starting to stream agent audio');
+        this.openDtmf();
       }
       const data = frame.data;
       let off = 0;
@@ -399,6 +444,28 @@ export class CallBridge {
         }
       }
     }
+  }
+
+  /**
+   * The agent talks but its track decodes to exact zeros: drop the subscription and take
+   * a fresh one, which gets a new native receiver (see silent-track-watchdog.ts).
+   */
+  private resubscribeAgentAudio(): void {
+    const pub = [...(this.agent?.trackPublications.values() ?? [])].find(
+      (p) => p.kind === TrackKind.KIND_AUDIO && p.subscribed,
+    );
+    if (!pub || this.call.signal.aborted) return;
+    this.deps.metrics.silentSubscriptions.inc();
+    this.call.log.warn(
+      { track: pub.sid, attempt: this.silentAgent.fired },
+      'Agent audio is digital silence while the agent speaks; resubscribing',
+    );
+    pub.setSubscribed(false);
+    clearTimeout(this.resubscribeTimer);
+    // Long enough for the SFU to tear the old downtrack down before the new one is asked for.
+    this.resubscribeTimer = setTimeout(() => {
+      if (!this.call.signal.aborted && !this.endingPhone) pub.setSubscribed(true);
+    }, 250);
   }
 
   private bargeIn(why: string): void {

@@ -101,6 +101,11 @@ export function createMetrics() {
       help: 'LiveKit reconnections',
       registers: [registry],
     }),
+    silentSubscriptions: new Counter({
+      name: 'phonebridge_bridge_silent_subscriptions_total',
+      help: 'Agent audio subscriptions that decoded to exact silence while the agent spoke, and were renewed',
+      registers: [registry],
+    }),
     clears: new Counter({
       name: 'phonebridge_bridge_clears_total',
       help: 'clear messages sent to Twilio (barge-in)',

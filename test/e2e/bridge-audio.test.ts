@@ -155,13 +155,64 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await agent.leave();
   });
 
+  it('renews an agent subscription that decodes to digital silence while the agent speaks', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
+    // What a dead native receiver looks like from the bridge: the agent says it is speaking
+    // and every frame decodes to digital silence. (The real failure, exact zeros while the
+    // SFU hears the agent, cannot be produced on demand; see silent-track-watchdog.ts.)
+    await agent.setState('speaking');
+    await agent.say(new Int16Array(RATE * 3));
+    await pb.waitForLog(
+      sid,
+      'Agent audio is digital silence while the agent speaks; resubscribing',
+      5000,
+    );
+    await waitFor(
+      () =>
+        pb.logs.filter((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track')
+          .length === 2,
+      10_000,
+      'a fresh subscription',
+    );
+    // The call goes on: the agent's next words reach the caller through the new subscription.
+    const before = stream.mediaOut().length;
+    await agent.say(tone(700, 800, RATE, 0.5));
+    await agent.say(new Int16Array(RATE / 2));
+    await new Promise((r) => setTimeout(r, 300));
+    const back = stream.heard().subarray(before * 160);
+    const span = activeSpan(back);
+    expect(span.endMs - span.startMs).toBeGreaterThan(700);
+    const toneBack = back.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
+    expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - 700)).toBeLessThan(20);
+    const metrics = await (await fetch(`${pb.url}/metrics`)).text();
+    expect(metrics).toMatch(/phonebridge_bridge_silent_subscriptions_total 1\b/);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+
   it('publishes caller DTMF to the room', async () => {
     const { sid, stream, agent } = await placeCall(pb);
     await pb.waitForLog(sid, 'Published phone audio track', 10_000);
+    await waitFor(() => agent.heard.length > 0, 10_000, 'the agent to hear the caller');
     stream.dtmf('4');
     stream.dtmf('#');
     await waitFor(() => agent.dtmf.length === 2, 5000, 'dtmf');
     expect(agent.dtmf).toEqual(['4', '#']);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+
+  it('holds digits pressed while the bridge is still joining, then publishes them in order', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    // Sent right behind `start`: the bridge has not joined the room yet.
+    stream.dtmf('1');
+    stream.dtmf('2');
+    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
+    await waitFor(() => agent.heard.length > 0, 10_000, 'the agent to hear the caller');
+    stream.dtmf('3');
+    await waitFor(() => agent.dtmf.length === 3, 5000, 'dtmf');
+    expect(agent.dtmf).toEqual(['1', '2', '3']);
     await hangUp(pb, stream, sid);
     await agent.leave();
   });

@@ -1,6 +1,13 @@
-import type { Room } from '@livekit/rtc-node';
+import {
+  RoomEvent,
+  TrackKind,
+  type Participant,
+  type RemoteTrackPublication,
+  type Room,
+} from '@livekit/rtc-node';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { SilentTrackWatchdog } from '../livekit/silent-track-watchdog.js';
 import { waitForCallerAudio } from './caller.js';
 import { MIRROR_SAMPLE_RATE_HZ, mirrorAudio } from './mirror.js';
 import { publishAgentAudio } from './output.js';
@@ -18,15 +25,54 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
   });
   await state.set('listening');
   const output = await publishAgentAudio(room, MIRROR_SAMPLE_RATE_HZ);
+  // The SFU hearing the caller while we decode digital silence is a dead subscription
+  // (silent-track-watchdog.ts): drop it, take a fresh one, and mirror that instead.
+  let callerHeardBySfu = false;
+  const onSpeakers = (speakers: Participant[]) => {
+    callerHeardBySfu = speakers.some((p) => p.identity !== room.localParticipant?.identity);
+  };
+  room.on(RoomEvent.ActiveSpeakersChanged, onSpeakers);
+  // Set by the watchdog while the mirror runs, read by the loop after it.
+  const renew: { pub?: RemoteTrackPublication } = {};
+  let renewTimer: NodeJS.Timeout | undefined;
+  const watchdog = new SilentTrackWatchdog({
+    isSpeaking: () => callerHeardBySfu,
+    onSilent: () => {
+      renew.pub = [...room.remoteParticipants.values()]
+        .flatMap((p) => [...p.trackPublications.values()])
+        .find((p) => p.kind === TrackKind.KIND_AUDIO && p.subscribed);
+      if (!renew.pub) return;
+      logger.warn({ track: renew.pub.sid }, 'caller audio is digital silence; resubscribing');
+      renew.pub.setSubscribed(false);
+    },
+  });
   try {
-    const caller = await waitForCallerAudio(room, signal);
-    logger.info({ caller: caller.participant.identity }, 'loopback started');
-    // Always "speaking": the mirror plays continuously, and a speaking→listening flip
-    // would make the bridge clear Twilio's buffer mid-measurement.
-    await state.set('speaking');
-    const frames = await mirrorAudio(caller.track, output.source, signal);
+    let frames = 0;
+    for (;;) {
+      const caller = await waitForCallerAudio(room, signal);
+      if (renew.pub) {
+        clearTimeout(renewTimer);
+        renew.pub = undefined;
+      } else {
+        logger.info({ caller: caller.participant.identity }, 'loopback started');
+        // Always "speaking": the mirror plays continuously, and a speaking→listening flip
+        // would make the bridge clear Twilio's buffer mid-measurement.
+        await state.set('speaking');
+      }
+      watchdog.reset();
+      frames += await mirrorAudio(caller.track, output.source, signal, (pcm, ms) =>
+        watchdog.onFrame(pcm, ms),
+      );
+      // Re-read: the watchdog may have set it while the mirror ran.
+      const pub = renew.pub as RemoteTrackPublication | undefined;
+      if (!pub || signal.aborted || !room.isConnected) break;
+      // Long enough for the SFU to tear the old downtrack down before the new one is asked for.
+      renewTimer = setTimeout(() => pub.setSubscribed(true), 250);
+    }
     logger.info({ frames }, 'loopback ended');
   } finally {
+    clearTimeout(renewTimer);
+    room.off(RoomEvent.ActiveSpeakersChanged, onSpeakers);
     await state.set('listening');
     await output.close();
   }

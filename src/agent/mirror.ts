@@ -12,6 +12,7 @@ export async function mirrorAudio(
   track: RemoteTrack,
   source: AudioSource,
   signal: AbortSignal,
+  onFrame?: (samples: Int16Array, durationMs: number) => void,
 ): Promise<number> {
   const stream = new AudioStream(track, {
     sampleRate: source.sampleRate,
@@ -28,6 +29,7 @@ export async function mirrorAudio(
       const { done, value } = await reader.read();
       if (done) break;
       if (source.closed) break;
+      onFrame?.(value.data, MIRROR_FRAME_MS);
       await source.captureFrame(value);
       frames++;
     }

@@ -63,11 +63,13 @@ describe('LoopbackResponder (many rooms, one process)', () => {
           60_000,
           'every mirror running',
         );
-        // Each room gets its own frequency, so crossed wires would show.
+        // Each room gets its own frequency, so crossed wires would show. Four seconds, as a
+        // caller keeps talking: long enough for a silent subscription to be noticed (the SFU
+        // names the caller a speaker after ~0.7 s, the watchdog waits 1.5 s) and renewed.
         const freqs = callers.map((_, i) => 300 + i * 100);
         const before = Date.now();
         await Promise.all(
-          callers.map((c, i) => c.play(tone(freqs[i]!, 1500, CALLER_RATE_HZ, 0.5))),
+          callers.map((c, i) => c.play(tone(freqs[i]!, 4000, CALLER_RATE_HZ, 0.5))),
         );
         await waitFor(
           () => callers.every((c) => c.firstAudibleAt(before) !== undefined),

@@ -22,6 +22,8 @@ describe('media bridge: 20 calls in parallel', () => {
           From: `+1555000${String(i).padStart(4, '0')}`,
         });
         // Distinct tones 300, 400, … Hz, far enough apart to tell by a dominant-frequency scan.
+        // Played for 4 s, so a listener whose subscription came up silent has time to renew
+        // it (listen-agents.ts) and still hear its caller.
         return { sid, params, room: `call-${sid}`, freq: 300 + i * 100 };
       }),
     );
@@ -52,7 +54,7 @@ describe('media bridge: 20 calls in parallel', () => {
       );
       for (const c of calls) await pb.waitForLog(c.sid, 'Published phone audio track', 30_000);
       expect(pb.server.ctx.registry.active).toBe(CALLS);
-      await Promise.all(calls.map((c, i) => streams[i]!.play(tone(c.freq, 2000, 8000, 0.4))));
+      await Promise.all(calls.map((c, i) => streams[i]!.play(tone(c.freq, 4000, 8000, 0.4))));
       await Promise.all(streams.map((s) => s.play(new Int16Array(4000))));
 
       let report: Record<string, { loudMs: number; freqHz: number; powerDb: number[] }> = {};

@@ -300,6 +300,7 @@ export class CallBridge {
       clears: p.clears,
       dtmf: this.dtmfDigits,
       marksEchoed: p.marksEchoed,
+      silentResubscribes: this.silentAgent.fired,
     };
   }
 
@@ -447,8 +448,8 @@ export class CallBridge {
   }
 
   /**
-   * The agent talks but its track decodes to exact zeros: drop the subscription and take
-   * a fresh one, which gets a new native receiver (see silent-track-watchdog.ts).
+   * The agent talks but its track decodes to digital silence: drop the subscription and
+   * take a fresh one, which gets a new native receiver (see silent-track-watchdog.ts).
    */
   private resubscribeAgentAudio(): void {
     const pub = [...(this.agent?.trackPublications.values() ?? [])].find(

@@ -188,6 +188,8 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     const metrics = await (await fetch(`${pb.url}/metrics`)).text();
     expect(metrics).toMatch(/phonebridge_bridge_silent_subscriptions_total 1\b/);
     await hangUp(pb, stream, sid);
+    const summary = pb.logs.find((l) => l.callSid === sid && l.msg === 'Bridge summary');
+    expect(summary).toMatchObject({ silentResubscribes: 1 });
     await agent.leave();
   });
 

@@ -1,13 +1,16 @@
 import {
   RoomEvent,
-  TrackKind,
   type Participant,
   type RemoteTrackPublication,
   type Room,
 } from '@livekit/rtc-node';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SilentTrackWatchdog } from '../livekit/silent-track-watchdog.js';
+import {
+  SilentTrackWatchdog,
+  renewSubscription,
+  subscribedAudioOf,
+} from '../livekit/silent-track-watchdog.js';
 import { waitForCallerAudio } from './caller.js';
 import { MIRROR_SAMPLE_RATE_HZ, mirrorAudio } from './mirror.js';
 import { publishAgentAudio } from './output.js';
@@ -38,12 +41,11 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
   const watchdog = new SilentTrackWatchdog({
     isSpeaking: () => callerHeardBySfu,
     onSilent: () => {
-      renew.pub = [...room.remoteParticipants.values()]
-        .flatMap((p) => [...p.trackPublications.values()])
-        .find((p) => p.kind === TrackKind.KIND_AUDIO && p.subscribed);
+      renew.pub = subscribedAudioOf(room.remoteParticipants.values());
       if (!renew.pub) return;
       logger.warn({ track: renew.pub.sid }, 'caller audio is digital silence; resubscribing');
-      renew.pub.setSubscribed(false);
+      clearTimeout(renewTimer);
+      renewTimer = renewSubscription(renew.pub, () => !signal.aborted && room.isConnected);
     },
   });
   try {
@@ -51,7 +53,6 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
     for (;;) {
       const caller = await waitForCallerAudio(room, signal);
       if (renew.pub) {
-        clearTimeout(renewTimer);
         renew.pub = undefined;
       } else {
         logger.info({ caller: caller.participant.identity }, 'loopback started');
@@ -63,11 +64,10 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
       frames += await mirrorAudio(caller.track, output.source, signal, (pcm, ms) =>
         watchdog.onFrame(pcm, ms),
       );
-      // Re-read: the watchdog may have set it while the mirror ran.
-      const pub = renew.pub as RemoteTrackPublication | undefined;
-      if (!pub || signal.aborted || !room.isConnected) break;
-      // Long enough for the SFU to tear the old downtrack down before the new one is asked for.
-      renewTimer = setTimeout(() => pub.setSubscribed(true), 250);
+      // Re-read: the watchdog may have set it while the mirror ran. If it did, the mirror
+      // ended because the track was dropped, and the fresh one is on its way.
+      const renewing = renew.pub as RemoteTrackPublication | undefined;
+      if (!renewing || signal.aborted || !room.isConnected) break;
     }
     logger.info({ frames }, 'loopback ended');
   } finally {

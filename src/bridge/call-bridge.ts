@@ -21,7 +21,11 @@ import { decodeBase64Into, encodeBase64 } from '../audio/base64.js';
 import type { Config } from '../config/schema.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
 import { filterRoomEvents } from '../livekit/room-event-filter.js';
-import { SilentTrackWatchdog } from '../livekit/silent-track-watchdog.js';
+import {
+  SilentTrackWatchdog,
+  renewSubscription,
+  subscribedAudioOf,
+} from '../livekit/silent-track-watchdog.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
@@ -452,21 +456,18 @@ export class CallBridge {
    * take a fresh one, which gets a new native receiver (see silent-track-watchdog.ts).
    */
   private resubscribeAgentAudio(): void {
-    const pub = [...(this.agent?.trackPublications.values() ?? [])].find(
-      (p) => p.kind === TrackKind.KIND_AUDIO && p.subscribed,
-    );
+    const pub = this.agent && subscribedAudioOf([this.agent]);
     if (!pub || this.call.signal.aborted) return;
     this.deps.metrics.silentSubscriptions.inc();
     this.call.log.warn(
       { track: pub.sid, attempt: this.silentAgent.fired },
       'Agent audio is digital silence while the agent speaks; resubscribing',
     );
-    pub.setSubscribed(false);
     clearTimeout(this.resubscribeTimer);
-    // Long enough for the SFU to tear the old downtrack down before the new one is asked for.
-    this.resubscribeTimer = setTimeout(() => {
-      if (!this.call.signal.aborted && !this.endingPhone) pub.setSubscribed(true);
-    }, 250);
+    this.resubscribeTimer = renewSubscription(
+      pub,
+      () => !this.call.signal.aborted && !this.endingPhone,
+    );
   }
 
   private bargeIn(why: string): void {

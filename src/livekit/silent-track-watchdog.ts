@@ -1,3 +1,5 @@
+import { TrackKind, type RemoteParticipant, type RemoteTrackPublication } from '@livekit/rtc-node';
+
 /**
  * Catches a subscription that delivers digital silence while the far end is talking.
  * rtc-node 0.13 sometimes binds a freshly subscribed audio track to a native stream that
@@ -67,4 +69,33 @@ export class SilentTrackWatchdog {
     }
     return true;
   }
+}
+
+/** Long enough for the SFU to tear the old downtrack down before the new one is asked for. */
+const RENEW_PAUSE_MS = 250;
+
+/** The subscribed audio track among `participants`: the one a watchdog renews. */
+export function subscribedAudioOf(
+  participants: Iterable<RemoteParticipant>,
+): RemoteTrackPublication | undefined {
+  for (const p of participants) {
+    for (const pub of p.trackPublications.values()) {
+      if (pub.kind === TrackKind.KIND_AUDIO && pub.subscribed) return pub;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Drops `pub`'s subscription and asks for a fresh one, which gets a new native receiver,
+ * RENEW_PAUSE_MS later unless `stillWanted()` then says no. Returns the timer, for teardown.
+ */
+export function renewSubscription(
+  pub: RemoteTrackPublication,
+  stillWanted: () => boolean = () => true,
+): NodeJS.Timeout {
+  pub.setSubscribed(false);
+  return setTimeout(() => {
+    if (stillWanted()) pub.setSubscribed(true);
+  }, RENEW_PAUSE_MS);
 }

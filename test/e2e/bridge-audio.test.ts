@@ -32,6 +32,34 @@ function activeSpan(pcm: Int16Array): { startMs: number; endMs: number } {
   return { startMs: first * 10, endMs: (last + 1) * 10 };
 }
 
+/** Waits until the bridge has subscribed to the agent's audio `count` times. */
+function agentSubscriptions(pb: TestServer, sid: string, count: number): Promise<void> {
+  return waitFor(
+    () =>
+      pb.logs.filter((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track')
+        .length === count,
+    10_000,
+    `subscription ${count} to the agent's audio`,
+  );
+}
+
+/** The agent says an 800 ms tone: the caller must hear at least 700 ms of it, at its pitch. */
+async function expectCallerHearsAgent(
+  stream: TwilioStream,
+  agent: FakeAgent,
+  freqHz: number,
+): Promise<void> {
+  const before = stream.mediaOut().length;
+  await agent.say(tone(freqHz, 800, RATE, 0.5));
+  await agent.say(new Int16Array(RATE / 2));
+  await new Promise((r) => setTimeout(r, 300));
+  const back = stream.heard().subarray(before * 160);
+  const span = activeSpan(back);
+  expect(span.endMs - span.startMs).toBeGreaterThan(700);
+  const toneBack = back.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
+  expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - freqHz)).toBeLessThan(20);
+}
+
 describe('media bridge: audio both ways through a real livekit-server', () => {
   const server = usePhonebridge();
   let pb: TestServer;
@@ -135,22 +163,8 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     const { sid, stream, agent } = await placeCall(pb);
     await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
     await agent.replaceTrack();
-    await waitFor(
-      () =>
-        pb.logs.filter((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track')
-          .length === 2,
-      10_000,
-      'second subscription',
-    );
-    const before = stream.mediaOut().length;
-    await agent.say(tone(900, 800, RATE, 0.5));
-    await agent.say(new Int16Array(RATE / 2));
-    await new Promise((r) => setTimeout(r, 300));
-    const back = stream.heard().subarray(before * 160);
-    const span = activeSpan(back);
-    expect(span.endMs - span.startMs).toBeGreaterThan(700);
-    const toneBack = back.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
-    expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - 900)).toBeLessThan(20);
+    await agentSubscriptions(pb, sid, 2);
+    await expectCallerHearsAgent(stream, agent, 900);
     await hangUp(pb, stream, sid);
     await agent.leave();
   });
@@ -168,23 +182,9 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
       'Agent audio is digital silence while the agent speaks; resubscribing',
       5000,
     );
-    await waitFor(
-      () =>
-        pb.logs.filter((l) => l.callSid === sid && l.msg === 'Subscribed to agent audio track')
-          .length === 2,
-      10_000,
-      'a fresh subscription',
-    );
+    await agentSubscriptions(pb, sid, 2);
     // The call goes on: the agent's next words reach the caller through the new subscription.
-    const before = stream.mediaOut().length;
-    await agent.say(tone(700, 800, RATE, 0.5));
-    await agent.say(new Int16Array(RATE / 2));
-    await new Promise((r) => setTimeout(r, 300));
-    const back = stream.heard().subarray(before * 160);
-    const span = activeSpan(back);
-    expect(span.endMs - span.startMs).toBeGreaterThan(700);
-    const toneBack = back.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
-    expect(Math.abs(dominantFrequency(toneBack, RATE, 100, 3000) - 700)).toBeLessThan(20);
+    await expectCallerHearsAgent(stream, agent, 700);
     const metrics = await (await fetch(`${pb.url}/metrics`)).text();
     expect(metrics).toMatch(/phonebridge_bridge_silent_subscriptions_total 1\b/);
     await hangUp(pb, stream, sid);

@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackResponder } from '../../src/agent/responder.js';
-import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { LocalLiveKit } from '../../src/livekit/local.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { waitFor } from '../helpers/livekit.js';
-import { AUTH_TOKEN } from '../helpers/phonebridge.js';
+import { AUTH_TOKEN, testConfig } from '../helpers/phonebridge.js';
 
 // Its own livekit-server: the responder joins every `call-*` room it sees, and must not
 // wander into rooms of test files running beside this one.
@@ -21,16 +20,7 @@ describe('phonebridge load: 10 concurrent calls in loopback mode', () => {
   beforeAll(async () => {
     lk = await LocalLiveKit.start();
     const log = createLogger({ level: 'warn' });
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LIVEKIT_URL: lk.url,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      AGENT_DISPATCH: 'false',
-      DRAIN_TIMEOUT_MS: '0',
-    });
+    const config = testConfig(lk);
     server = await startServer(config, log);
     responder = new LoopbackResponder({
       url: lk.url,

@@ -22,22 +22,28 @@ export interface TestServer {
   stop: () => Promise<void>;
 }
 
-/** A real phonebridge on a free port against the run's real livekit-server; logs captured. */
-export async function startPhonebridge(env: Record<string, string> = {}): Promise<TestServer> {
-  const lk = livekit();
-  const config = loadConfig({
+/** A test server's config: loopback, a free port, `lk`, no agent dispatch, no drain wait. */
+export function testConfig(
+  lk: { url: string; apiKey: string; apiSecret: string },
+  env: Record<string, string> = {},
+): Config {
+  return loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
     LIVEKIT_URL: lk.url,
     LIVEKIT_API_KEY: lk.apiKey,
     LIVEKIT_API_SECRET: lk.apiSecret,
     TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    LOG_LEVEL: 'debug',
     AGENT_DISPATCH: 'false',
     // Tests end whatever is left at stop(); the drain itself has its own test.
     DRAIN_TIMEOUT_MS: '0',
     ...env,
   });
+}
+
+/** A real phonebridge on a free port against the run's real livekit-server; logs captured. */
+export async function startPhonebridge(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = testConfig(livekit(), { LOG_LEVEL: 'debug', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {

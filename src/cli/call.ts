@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import {
-  requireAuthToken,
+  CALLER_FLAGS,
   parseDurationMs,
   parseNumber,
   sourceFromFlags,
+  targetFromFlags,
   troubleFromFlags,
 } from '../sim/args.js';
 import { simulateCall } from '../sim/call.js';
 import { formatCallReport } from '../sim/report.js';
+import { abortOnSignals } from './signals.js';
 
 const HELP = `Usage: phonebridge call [options]
 
@@ -47,26 +49,13 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      'public-url': { type: 'string' },
-      'auth-token': { type: 'string' },
-      wav: { type: 'string' },
-      say: { type: 'string' },
-      voice: { type: 'string' },
-      tone: { type: 'string' },
+      ...CALLER_FLAGS,
       duration: { type: 'string' },
-      listen: { type: 'string' },
-      jitter: { type: 'string' },
-      loss: { type: 'string' },
-      burst: { type: 'boolean' },
-      dtmf: { type: 'string' },
       'hangup-at': { type: 'string' },
       out: { type: 'string' },
-      json: { type: 'boolean' },
       from: { type: 'string' },
       to: { type: 'string' },
       'no-status-callback': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) {
@@ -75,7 +64,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   let options: Parameters<typeof simulateCall>[0];
   try {
-    const url = v.url ?? 'http://127.0.0.1:8000';
     const toneMs = parseNumber(v.duration, '--duration', 2, 0.02) * 1000;
     const listenMs = parseNumber(v.listen, '--listen', 5) * 1000;
     const hangupAtMs =
@@ -84,9 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     // Enough burst stalls for any reasonable call; the sender ignores those past its end.
     const trouble = troubleFromFlags(v, 3_600_000);
     options = {
-      url,
-      publicUrl: v['public-url'] ?? process.env.PUBLIC_URL ?? url,
-      authToken: requireAuthToken(v['auth-token']),
+      ...targetFromFlags(v),
       source,
       listenMs,
       ...(hangupAtMs !== undefined && { hangupAtMs }),
@@ -104,17 +90,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // Ctrl-C hangs up like a caller would: stop, close, status callback.
-  const ac = new AbortController();
-  const onSignal = (): void => ac.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = abortOnSignals();
   try {
-    const report = await simulateCall(options, ac.signal);
+    const report = await simulateCall(options, interrupt.signal);
     console.log(v.json ? JSON.stringify(report, null, 2) : formatCallReport(report));
     if (v.out && report.stream) console.error(`wrote what the caller heard to ${v.out}`);
     return report.ok ? 0 : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.release();
   }
 }

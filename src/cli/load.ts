@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
-import { requireAuthToken, parseNumber, sourceFromFlags, troubleFromFlags } from '../sim/args.js';
+import {
+  CALLER_FLAGS,
+  parseNumber,
+  sourceFromFlags,
+  targetFromFlags,
+  troubleFromFlags,
+} from '../sim/args.js';
 import { formatLoadReport, runLoad, type LoadOptions, type LoadProgress } from '../sim/load.js';
+import { abortOnSignals } from './signals.js';
 
 const HELP = `Usage: phonebridge load [options]
 
@@ -37,26 +44,13 @@ export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      'public-url': { type: 'string' },
-      'auth-token': { type: 'string' },
+      ...CALLER_FLAGS,
       calls: { type: 'string' },
       ramp: { type: 'string' },
       duration: { type: 'string' },
-      listen: { type: 'string' },
-      wav: { type: 'string' },
-      say: { type: 'string' },
-      voice: { type: 'string' },
-      tone: { type: 'string' },
-      jitter: { type: 'string' },
-      loss: { type: 'string' },
-      burst: { type: 'boolean' },
-      dtmf: { type: 'string' },
       'no-metrics': { type: 'boolean' },
-      json: { type: 'boolean' },
       // Accepted for `npm run loadtest`; only the standard profile exists so far.
       profile: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) {
@@ -67,14 +61,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (v.profile !== undefined && v.profile !== 'standard')
       throw new Error(`--profile: only 'standard' is known, got '${v.profile}'`);
-    const url = v.url ?? 'http://127.0.0.1:8000';
     const durationSeconds = parseNumber(v.duration, '--duration', 10, 0.1);
     const source = sourceFromFlags(v, durationSeconds * 1000);
     const trouble = troubleFromFlags(v, durationSeconds * 1000 + 60_000);
     options = {
-      url,
-      publicUrl: v['public-url'] ?? process.env.PUBLIC_URL ?? url,
-      authToken: requireAuthToken(v['auth-token']),
+      ...targetFromFlags(v),
       calls: Math.round(parseNumber(v.calls, '--calls', 10, 1)),
       rampPerSec: parseNumber(v.ramp, '--ramp', 5, 0.01),
       durationSeconds,
@@ -99,17 +90,13 @@ export async function run(argv: string[]): Promise<number> {
       lastDraw = now;
       process.stderr.write(`\r\x1b[2K${progressLine(p)}`);
     };
-  const ac = new AbortController();
-  const onSignal = (): void => ac.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = abortOnSignals();
   try {
-    const report = await runLoad(options, ac.signal);
+    const report = await runLoad(options, interrupt.signal);
     if (tty) process.stderr.write('\n');
     console.log(v.json ? JSON.stringify(report, null, 2) : formatLoadReport(report));
-    return report.calls.failed > 0 || ac.signal.aborted ? 1 : 0;
+    return report.calls.failed > 0 || interrupt.signal.aborted ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.release();
   }
 }

@@ -20,3 +20,21 @@ export function onShutdownSignal(log: Logger): Promise<NodeJS.Signals> {
     process.on('SIGINT', handler);
   });
 }
+
+/**
+ * Aborts the returned signal on SIGINT or SIGTERM (Ctrl-C hangs a simulated call up the way
+ * a caller would) until `release()` is called.
+ */
+export function abortOnSignals(): { signal: AbortSignal; release: () => void } {
+  const ac = new AbortController();
+  const onSignal = (): void => ac.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -99,3 +99,41 @@ export function requireAuthToken(flag: string | undefined): string {
     );
   return token;
 }
+
+/** The `parseArgs` options every simulated caller takes: target, caller audio, trouble, output. */
+export const CALLER_FLAGS = {
+  url: { type: 'string' },
+  'public-url': { type: 'string' },
+  'auth-token': { type: 'string' },
+  wav: { type: 'string' },
+  say: { type: 'string' },
+  voice: { type: 'string' },
+  tone: { type: 'string' },
+  listen: { type: 'string' },
+  jitter: { type: 'string' },
+  loss: { type: 'string' },
+  burst: { type: 'boolean' },
+  dtmf: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface TargetFlags {
+  url?: string | undefined;
+  'public-url'?: string | undefined;
+  'auth-token'?: string | undefined;
+}
+
+/** Where the simulated Twilio posts, the URL it signs for, and the token it signs with. */
+export function targetFromFlags(f: TargetFlags): {
+  url: string;
+  publicUrl: string;
+  authToken: string;
+} {
+  const url = f.url ?? 'http://127.0.0.1:8000';
+  return {
+    url,
+    publicUrl: f['public-url'] ?? process.env.PUBLIC_URL ?? url,
+    authToken: requireAuthToken(f['auth-token']),
+  };
+}

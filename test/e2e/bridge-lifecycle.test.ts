@@ -41,13 +41,20 @@ describe('media bridge: call life', () => {
     expect(pb.server.ctx.registry.get(sid)).toBeUndefined();
   });
 
-  it('ends the call when the agent leaves', async () => {
+  it('ends the call when the agent leaves', async ({ onTestFailed }) => {
     const { sid, params } = await admitCall(pb);
+    // This case once hung until the test timeout in about one full run in three, and never
+    // under instrumentation: on failure, print the call's story so CI shows where it stopped.
+    onTestFailed(() => {
+      const story = pb.logs.filter((l) => l.callSid === sid).map((l) => String(l.msg));
+      console.error(`call ${sid} logged:\n  ${story.join('\n  ')}`);
+    });
     const agent = await FakeAgent.join(`call-${sid}`);
     const stream = await TwilioStream.open(pb.url);
     stream.start(sid, params);
     await pb.waitForLog(sid, 'Agent joined the room', 10_000);
     await agent.leave();
+    await pb.waitForLog(sid, 'Agent left the room; ending the call', 10_000);
     await stream.closed;
     expect(stream.closeReason).toBe('agent_left');
     await pb.server.ctx.registry.settled();

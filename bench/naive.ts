@@ -12,12 +12,12 @@ export const { alaw, mulaw } = alawmulaw;
 export class NaiveFramer {
   #pending: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly onFrame: (pcm: Int16Array) => void) {}
+  constructor(private readonly onFrame: (g711: Uint8Array) => void) {}
 
   push(payload: Uint8Array): void {
     this.#pending = Buffer.concat([this.#pending, payload]);
     while (this.#pending.length >= 160) {
-      this.onFrame(mulaw.decode(this.#pending.subarray(0, 160)));
+      this.onFrame(Uint8Array.from(this.#pending.subarray(0, 160)));
       this.#pending = this.#pending.subarray(160);
     }
   }

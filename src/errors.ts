@@ -22,6 +22,8 @@ export const ErrorCodes = {
   PB_ERR_OPENAI: 'OpenAI request failed',
   PB_ERR_SIM: 'simulated call failed',
   PB_ERR_WAV: 'unreadable WAV audio',
+  PB_ERR_ENGINE: 'the media engine could not be built or started',
+  PB_ERR_ENGINE_UNAVAILABLE: 'the media engine is not running',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

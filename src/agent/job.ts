@@ -46,6 +46,10 @@ export default defineAgent({
           await runOpenAI(call);
           break;
         }
+        case 'mirror':
+          // Served by the media engine's mirror process, never by a framework job.
+          logger.error('AGENT_MODE=mirror runs `phonebridge responder`, not the Agents worker');
+          break;
       }
     } catch (err) {
       if (!abort.signal.aborted) logger.error({ err: describeError(err) }, 'agent failed');

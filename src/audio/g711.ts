@@ -194,6 +194,25 @@ export function encodeAlaw(src: Int16Array): Uint8Array {
   return out;
 }
 
+/** The code that decodes to 0: what silence is on the wire in each law. */
+export function silenceByte(codec: Codec): number {
+  return codec === 'alaw' ? 0xd5 : 0xff;
+}
+
+const MULAW_MAGNITUDE = MULAW_DECODE.map(Math.abs);
+const ALAW_MAGNITUDE = ALAW_DECODE.map(Math.abs);
+
+/** Largest decoded |sample| of G.711 bytes, read from a table (silence detection). */
+export function peakOf(codec: Codec, src: Uint8Array): number {
+  const table = codec === 'alaw' ? ALAW_MAGNITUDE : MULAW_MAGNITUDE;
+  let peak = 0;
+  for (let i = 0; i < src.length; i++) {
+    const m = table[src[i]!]!;
+    if (m > peak) peak = m;
+  }
+  return peak;
+}
+
 /** Signature shared by the allocation-free decoders, for callers that pick one per stream. */
 export type DecodeInto = typeof decodeMulawInto;
 /** Signature shared by the allocation-free encoders. */

@@ -8,7 +8,12 @@ const FRAME = 160;
 /** A framer that records what it emits. */
 function harness(options?: InboundFramerOptions) {
   const frames: Int16Array[] = [];
-  const framer = new InboundFramer((pcm) => frames.push(pcm), options);
+  const codec = options?.codec ?? 'mulaw';
+  // Frames are G.711 bytes; decoding them here keeps the assertions about the audio.
+  const framer = new InboundFramer((g711) => {
+    expect(g711).toHaveLength(FRAME);
+    frames.push(codec === 'alaw' ? decodeAlaw(g711) : decodeMulaw(g711));
+  }, options);
   const all = (): Int16Array => {
     const out = new Int16Array(frames.length * FRAME);
     frames.forEach((f, i) => out.set(f, i * FRAME));

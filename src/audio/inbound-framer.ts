@@ -1,6 +1,7 @@
 /**
  * Re-chunks Twilio inbound media (G.711 payloads of any size, possibly late, bursty or
- * with gaps) into exact 20 ms PCM16 frames on a continuous timeline for LiveKit.
+ * with gaps) into exact 20 ms G.711 frames on a continuous timeline. The bytes are never
+ * decoded: the media engine publishes them unchanged as PCMU/PCMA.
  *
  * Timeline: the first timestamped message anchors it; after that the expected timestamp
  * of the next byte is the anchor plus everything appended so far (audio and silence), at
@@ -14,7 +15,7 @@
  * retransmission, and holding audio back to wait for it would only add latency.
  */
 import { PbError } from '../errors.js';
-import { decoderFor, type Codec, type DecodeInto } from './g711.js';
+import { silenceByte, type Codec } from './g711.js';
 
 export interface InboundFramerOptions {
   codec?: Codec;
@@ -49,17 +50,15 @@ const BEHIND_SLACK_SAMPLES = SAMPLES_PER_MS;
 // every later message would be dropped as late for the rest of the call.
 const RESYNC_BEHIND_SAMPLES = 5000 * SAMPLES_PER_MS;
 
-/** Turns Twilio inbound media payloads into exact 20 ms PCM16 frames on a continuous timeline. */
+/** Turns Twilio inbound media payloads into exact 20 ms G.711 frames on a continuous timeline. */
 export class InboundFramer {
-  readonly #onFrame: (pcm: Int16Array) => void;
-  readonly #decode: DecodeInto;
+  readonly #onFrame: (g711: Uint8Array) => void;
+  readonly #silence: number;
   readonly #maxGapFillSamples: number;
-  // Each frame is a fresh, zero-filled array handed off to the consumer (which keeps it
-  // asynchronously), so the tail beyond #fill is already silence: gap filling and flush
-  // padding only move #fill. It must own its whole ArrayBuffer: rtc-node 0.13's
-  // AudioFrame.protoInfo() sends `new Uint8Array(data.buffer)`, ignoring byteOffset, so
-  // cheaper views into a shared slab would put the wrong audio on the wire.
-  #frame = new Int16Array(FRAME_SAMPLES);
+  // Each frame is a fresh array pre-filled with the law's silence code and handed off to
+  // the consumer (which may hold it while the room is not ready), so the tail beyond
+  // #fill is already silence: gap filling and flush padding only move #fill.
+  #frame: Uint8Array;
   #fill = 0;
   /** Timeline position (samples since stream start) of the next sample; unset until a timestamp arrives. */
   #cursor: number | undefined;
@@ -69,7 +68,7 @@ export class InboundFramer {
   #silenceFilledSamples = 0;
   #lateDropped = 0;
 
-  constructor(onFrame: (pcm: Int16Array) => void, options: InboundFramerOptions = {}) {
+  constructor(onFrame: (g711: Uint8Array) => void, options: InboundFramerOptions = {}) {
     const { codec = 'mulaw', sampleRateHz = 8000, frameMs = 20, maxGapFillMs = 1000 } = options;
     const problems: string[] = [];
     if (codec !== 'mulaw' && codec !== 'alaw')
@@ -82,7 +81,8 @@ export class InboundFramer {
     if (problems.length > 0)
       throw new PbError('PB_ERR_CONFIG', `InboundFramer: ${problems.join('; ')}`);
     this.#onFrame = onFrame;
-    this.#decode = decoderFor(codec);
+    this.#silence = silenceByte(codec);
+    this.#frame = this.#freshFrame();
     this.#maxGapFillSamples = Math.round(maxGapFillMs * SAMPLES_PER_MS);
   }
 
@@ -143,13 +143,13 @@ export class InboundFramer {
   #append(payload: Uint8Array, from: number): void {
     for (let src = from; src < payload.length;) {
       const n = Math.min(payload.length - src, FRAME_SAMPLES - this.#fill);
-      this.#decode(payload, this.#frame, src, this.#fill, n);
+      this.#frame.set(payload.subarray(src, src + n), this.#fill);
       src += n;
       this.#advance(n);
     }
   }
 
-  // Silence is zero samples rather than a repeat-fade of the last frame: the far end is a
+  // Silence is the silence code rather than a repeat-fade of the last frame: the far end is a
   // voice agent, whose VAD should see a gap as a gap, not as a stretched syllable.
   #fillSilence(samples: number): void {
     this.#silenceFilledSamples += samples;
@@ -168,9 +168,13 @@ export class InboundFramer {
     if (this.#fill === FRAME_SAMPLES) this.#emit();
   }
 
+  #freshFrame(): Uint8Array {
+    return new Uint8Array(FRAME_SAMPLES).fill(this.#silence);
+  }
+
   #emit(): void {
     const frame = this.#frame;
-    this.#frame = new Int16Array(FRAME_SAMPLES);
+    this.#frame = this.#freshFrame();
     this.#fill = 0;
     this.#frames++;
     this.#onFrame(frame);

@@ -1,60 +1,36 @@
-import {
-  AudioFrame,
-  AudioSource,
-  AudioStream,
-  DisconnectReason,
-  LocalAudioTrack,
-  ParticipantKind,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-  type RemoteParticipant,
-  type RemoteTrack,
-  type RemoteTrackPublication,
-  type RpcInvocationData,
-} from '@livekit/rtc-node';
-import { encoderFor, type Codec } from '../audio/g711.js';
+import { encodeBase64, decodeBase64Into } from '../audio/base64.js';
+import { peakOf, type Codec } from '../audio/g711.js';
 import { InboundFramer } from '../audio/inbound-framer.js';
-import { decodeBase64Into, encodeBase64 } from '../audio/base64.js';
 import type { Config } from '../config/schema.js';
+import { describeError } from '../errors.js';
+import type { MediaCall, MediaEvent, MediaLeg } from '../engine/media-leg.js';
+import type { AgentAudio } from '../engine/protocol.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
-import { filterRoomEvents } from '../livekit/room-event-filter.js';
-import {
-  SilentTrackWatchdog,
-  renewSubscription,
-  subscribedAudioOf,
-} from '../livekit/silent-track-watchdog.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
+import { DtmfRelay } from './dtmf-relay.js';
 import { InboundPump } from './inbound-pump.js';
 import { OutboundPacer } from './outbound-pacer.js';
 import { loadPrompt } from './prompts.js';
+import { answerTransfer, TRANSFER_METHOD } from './transfer.js';
 
-const SAMPLE_RATE_HZ = 8000;
-const FRAME_SAMPLES = 160;
 /** Below this peak a frame counts as silence (about -54 dBFS): comfort noise, not speech. */
 const SILENCE_PEAK = 64;
-const AGENT_STATE = 'lk.agent.state';
-/** After a connect or reconnect, held silence is skipped until at most this much is buffered. */
+/** After a hold, held silence is skipped until at most this much is buffered. */
 const CATCH_UP_TARGET_MS = 60;
-
-function peakOf(pcm: Int16Array): number {
-  let peak = 0;
-  for (let i = 0; i < pcm.length; i++) {
-    const v = pcm[i]!;
-    const a = v < 0 ? -v : v;
-    if (a > peak) peak = a;
-  }
-  return peak;
-}
+const FRAME_MS = 20;
+/** Caller frames may reach the engine this far ahead of real time before it paces them. */
+const CALLER_LEAD_MS = 40;
+/** How long a hole in the agent's packets is waited for before it is concealed. */
+const AGENT_JITTER_MS = 40;
+const DTMF_SETTLE_MS = 1000;
 
 export interface BridgeDeps {
   config: Config;
   metrics: Metrics;
   callControl: CallControl;
+  media: MediaLeg;
   /** Ends the call for good (registry.end); the bridge asks, the registry decides. */
   endCall: (reason: EndReason) => void;
 }
@@ -68,53 +44,32 @@ export interface BridgeStart {
   closeStream: (code: number, reason: string) => void;
 }
 
-const DTMF_CODES: Record<string, number> = { '*': 10, '#': 11, A: 12, B: 13, C: 14, D: 15 };
-/** More digits than anyone types while a call connects; beyond this they are dropped. */
-const MAX_PENDING_DTMF = 32;
-const DTMF_SETTLE_MS = 1000;
-
 /**
- * One call's audio path: Twilio media ⇄ a LiveKit room. Everything it starts hangs
- * off `call.signal`; `call.onTeardown` releases it all when the call ends, whoever
- * ended it.
+ * One call's audio path: Twilio media ⇄ the media engine's LiveKit leg. The bridge makes
+ * every decision (hold, catch-up, pacing, barge-in, apology, hang-up); the engine carries
+ * the audio. Everything hangs off `call.signal`; `teardown` releases it all, once.
  */
 export class CallBridge {
-  private readonly room = filterRoomEvents(new Room());
-  private readonly source = new AudioSource(SAMPLE_RATE_HZ, 1, 1000);
-  private track?: LocalAudioTrack;
-  /**
-   * The agent audio being forwarded, held as a reader: cancelling an AudioStream that a
-   * `for await` has locked throws, so only the reader can stop it (and free its handle).
-   */
-  private agentAudio?: ReadableStreamDefaultReader<AudioFrame>;
-  private agent?: RemoteParticipant;
+  private leg?: MediaCall;
   private readonly framer: InboundFramer;
   private readonly pump: InboundPump;
   readonly pacer: OutboundPacer;
-  private readonly encode;
-  private readonly encodeBuf = Buffer.alloc(FRAME_SAMPLES);
+  private readonly dtmf: DtmfRelay;
   private readonly decodeBuf = Buffer.alloc(64 * 1024);
   private agentTimer?: NodeJS.Timeout;
   private reconnectTimer?: NodeJS.Timeout;
+  private agent?: string;
   private agentSpeaking = false;
-  /** The SFU lists the agent among the active speakers (it measures the agent's RTP). */
-  private agentHeardBySfu = false;
-  private resubscribeTimer?: NodeJS.Timeout;
-  private readonly silentAgent = new SilentTrackWatchdog({
-    isSpeaking: () => this.agentSpeaking || this.agentHeardBySfu,
-    onSilent: () => this.resubscribeAgentAudio(),
-  });
-  private ready = false;
   private endingPhone = false;
   private framesIn = 0;
   private reconnections = 0;
-  private dtmfDigits = 0;
-  /** Digits pressed before the room could carry them, sent in order once it can (bounded). */
-  private pendingDtmf: string[] = [];
-  private dtmfOpen = false;
-  private dtmfTimer?: NodeJS.Timeout;
+  private agentFramesOut = 0;
   private lastMediaAt = 0;
+  /** When the engine will have played out every caller frame handed to it (virtual clock). */
+  private callerPlayedUntil = 0;
   private onApologyHeard?: () => void;
+  private engineStats?: Record<string, number>;
+  private starting?: Promise<void>;
 
   constructor(
     private readonly call: Call,
@@ -122,29 +77,25 @@ export class CallBridge {
     private readonly stream: BridgeStart,
   ) {
     const { config, metrics } = deps;
-    this.encode = encoderFor(stream.codec);
     this.pump = new InboundPump({
-      maxHeldFrames: Math.ceil(config.INBOUND_HOLD_MS / 20),
-      capture: (pcm) =>
-        this.source.captureFrame(new AudioFrame(pcm, SAMPLE_RATE_HZ, 1, FRAME_SAMPLES)),
+      maxHeldFrames: Math.ceil(config.INBOUND_HOLD_MS / FRAME_MS),
+      send: (frame) => this.sendCallerFrame(frame),
       catchUp: {
-        queuedMs: () => this.source.queuedDuration,
-        isSilent: (pcm) => peakOf(pcm) < SILENCE_PEAK,
+        queuedMs: () => Math.max(0, this.callerPlayedUntil - performance.now()),
+        isSilent: (frame) => peakOf(stream.codec, frame) < SILENCE_PEAK,
         targetMs: CATCH_UP_TARGET_MS,
-        frameMs: 20,
+        frameMs: FRAME_MS,
       },
-      onCaptured: (receivedAt) =>
+      onSent: (receivedAt) =>
         metrics.hopLatency.observe({ direction: 'inbound' }, performance.now() - receivedAt),
       onDrop: () => metrics.drops.inc({ direction: 'inbound' }),
-      onError: (err) =>
-        call.log.warn({ err: (err as Error).message }, 'Could not hand caller audio to LiveKit'),
     });
     this.framer = new InboundFramer(
-      (pcm) => {
+      (frame) => {
         this.framesIn++;
         metrics.frames.inc({ direction: 'inbound' });
         metrics.queueDepth.observe({ direction: 'inbound' }, this.pump.depth);
-        this.pump.push(pcm, this.lastMediaAt);
+        this.pump.push(frame, this.lastMediaAt);
       },
       { codec: stream.codec, maxGapFillMs: 1000 },
     );
@@ -153,59 +104,50 @@ export class CallBridge {
       leadMs: config.OUTBOUND_QUEUE_MS,
       send: stream.send,
       onHop: (ms) => metrics.hopLatency.observe({ direction: 'outbound' }, ms),
+      onUnderrun: () => metrics.underruns.inc({ direction: 'outbound' }),
+      onDrop: () => metrics.drops.inc({ direction: 'outbound' }),
     });
+    this.dtmf = new DtmfRelay((digit) => this.leg?.sendDtmf(digit), call.log);
   }
 
-  private starting?: Promise<void>;
-
-  /** Joins the room, publishes the caller, waits for the agent. Errors end the call. */
+  /** Asks the engine to join the room and publish the caller. Never throws: failures end the call. */
   start(): Promise<void> {
-    this.starting ??= this.connectAndPublish();
+    this.starting ??= this.join().catch((err: unknown) => {
+      if (this.call.signal.aborted) return;
+      this.call.log.error(
+        { err: describeError(err) },
+        'Could not hand the call to the media engine; apologising and ending the call',
+      );
+      void this.apologiseAndEnd('error');
+    });
     return this.starting;
   }
 
-  private async connectAndPublish(): Promise<void> {
+  private async join(): Promise<void> {
     const { call, deps } = this;
     const { config } = deps;
-    const signal = call.signal;
-    const identity = phoneIdentity(call.from);
     const token = await phoneParticipantToken({
       apiKey: config.LIVEKIT_API_KEY!,
       apiSecret: config.LIVEKIT_API_SECRET!,
       room: call.room,
-      identity,
+      identity: phoneIdentity(call.from),
       ttlSeconds: config.TOKEN_TTL_SECONDS,
       metadata: JSON.stringify({ callSid: call.callSid }),
     });
-    this.wireRoomEvents();
-    await this.room.connect(config.LIVEKIT_URL!, token, { autoSubscribe: false, dynacast: false });
-    if (signal.aborted) return;
-    call.log.info({ room: call.room, identity }, `Connected to LiveKit room ${call.room}`);
-
-    this.track = LocalAudioTrack.createAudioTrack('phone-audio', this.source);
-    const options = new TrackPublishOptions();
-    options.source = TrackSource.SOURCE_MICROPHONE;
-    await this.room.localParticipant!.publishTrack(this.track, options);
-    if (signal.aborted) return;
-    call.log.info('Published phone audio track');
-    this.room.localParticipant!.registerRpcMethod('phonebridge.transfer', (data) =>
-      this.onTransferRpc(data),
+    if (call.signal.aborted) return;
+    this.leg = deps.media.open(
+      {
+        callSid: call.callSid,
+        url: config.LIVEKIT_URL!,
+        token,
+        codec: this.stream.codec === 'alaw' ? 'pcma' : 'pcmu',
+        trackName: 'phone-audio',
+        callerLeadMs: CALLER_LEAD_MS,
+        jitterMs: AGENT_JITTER_MS,
+        rpcMethods: [TRANSFER_METHOD],
+      },
+      { onEvent: (e) => this.onEvent(e), onAudio: (a) => this.onAudio(a) },
     );
-    this.ready = true;
-    this.pump.resume();
-    this.dtmfTimer = setTimeout(() => this.openDtmf(), DTMF_SETTLE_MS);
-
-    for (const p of this.room.remoteParticipants.values()) this.considerParticipant(p);
-    if (!this.agent) {
-      this.agentTimer = setTimeout(() => {
-        if (this.agent || signal.aborted) return;
-        call.log.warn(
-          { timeoutMs: config.AGENT_JOIN_TIMEOUT_MS },
-          'No agent joined in time; apologising to the caller',
-        );
-        void this.apologiseAndEnd('agent_timeout');
-      }, config.AGENT_JOIN_TIMEOUT_MS);
-    }
   }
 
   /** One Twilio `media` message. `receivedAt` is performance.now() at arrival. */
@@ -223,36 +165,7 @@ export class CallBridge {
   }
 
   onDtmf(digit: string): void {
-    this.dtmfDigits++;
-    // Digits can be PINs: the value is logged at debug level only.
-    this.call.log.info('DTMF digit received from caller');
-    this.call.log.debug({ digit }, 'DTMF digit');
-    if (!this.dtmfOpen) {
-      // A caller may press a key while we are still joining: hold it, like caller audio.
-      if (this.pendingDtmf.length < MAX_PENDING_DTMF) this.pendingDtmf.push(digit);
-      return;
-    }
-    this.publishDtmf(digit);
-  }
-
-  /**
-   * Data published in the first moments after joining did not reach the agent here (two
-   * digits sent right after the track was published were lost in every run; after the
-   * first agent audio frame none was). So digits wait for that frame, or for
-   * DTMF_SETTLE_MS after joining when the agent has no audio.
-   */
-  private openDtmf(): void {
-    if (this.dtmfOpen) return;
-    this.dtmfOpen = true;
-    clearTimeout(this.dtmfTimer);
-    for (const digit of this.pendingDtmf.splice(0)) this.publishDtmf(digit);
-  }
-
-  private publishDtmf(digit: string): void {
-    const code = DTMF_CODES[digit] ?? Number(digit);
-    this.room.localParticipant!.publishDtmf(code, digit).catch((err: unknown) => {
-      this.call.log.warn({ err: (err as Error).message }, 'Could not publish DTMF to the room');
-    });
+    this.dtmf.onDigit(digit);
   }
 
   onMark(name: string): void {
@@ -266,208 +179,184 @@ export class CallBridge {
 
   /** Releases every resource; runs once, from the call's teardown. */
   async teardown(): Promise<void> {
-    // A connect still in flight would otherwise finish after we left and re-create the
-    // deleted room (LiveKit creates rooms on join), leaking it.
-    await this.starting?.catch(() => undefined);
+    await this.starting;
     clearTimeout(this.agentTimer);
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.resubscribeTimer);
-    clearTimeout(this.dtmfTimer);
-    this.framer.flush();
+    this.dtmf.close();
     this.pump.close();
     this.pacer.close();
-    this.room.removeAllListeners();
-    await this.agentAudio?.cancel().catch(() => undefined);
-    try {
-      await this.track?.close();
-    } catch {
-      // the room may already have dropped it
-    }
-    await this.source.close();
-    await this.room.disconnect();
+    // Resolves once the engine has left the room: only then may the room be deleted, or a
+    // join still in flight would re-create it.
+    this.engineStats = await this.leg?.leave();
   }
 
   summary(): Record<string, number> {
     const p = this.pacer.stats;
     const f = this.framer.stats;
+    const e = this.engineStats ?? {};
     return {
       framesIn: this.framesIn,
       framesOut: p.frames,
       underruns: p.underruns,
-      dropsIn: this.pump.drops,
+      dropsIn: this.pump.drops + (e.callerFramesDropped ?? 0),
       catchUpSkipped: this.pump.skipped,
-      dropsOut: p.drops,
+      dropsOut: p.drops + (e.agentFramesDropped ?? 0),
       gapFillMs: f.silenceFilledMs,
       maxQueueIn: this.pump.maxDepth,
       maxQueueOut: p.maxQueueFrames,
       reconnections: this.reconnections,
       clears: p.clears,
-      dtmf: this.dtmfDigits,
+      dtmf: this.dtmf.received,
       marksEchoed: p.marksEchoed,
-      silentResubscribes: this.silentAgent.fired,
+      agentPackets: e.agentPackets ?? 0,
+      agentLostPackets: e.agentLostPackets ?? 0,
+      agentConcealedFrames: e.agentConcealed ?? 0,
     };
   }
 
-  private wireRoomEvents(): void {
+  private sendCallerFrame(frame: Uint8Array): void {
+    const now = performance.now();
+    this.callerPlayedUntil = Math.max(now, this.callerPlayedUntil) + FRAME_MS;
+    this.leg?.sendCallerAudio(frame);
+  }
+
+  private onEvent(ev: MediaEvent): void {
     const { call, deps } = this;
-    const room = this.room;
-    room.on(RoomEvent.ParticipantConnected, (p) => this.considerParticipant(p));
-    room.on(RoomEvent.TrackPublished, (pub, p) => {
-      if (this.isAgent(p)) this.subscribeAgentAudio(pub);
-    });
-    room.on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
-      if (this.isAgent(p) && track.kind === TrackKind.KIND_AUDIO) this.readAgentAudio(track);
-    });
-    room.on(RoomEvent.TrackUnpublished, (_pub, p) => {
-      // The agent's audio went away mid-utterance: drop what Twilio still queues.
-      if (this.isAgent(p)) this.bargeIn('agent track unpublished');
-    });
-    room.on(RoomEvent.TrackMuted, (_pub, p) => {
-      if (this.isAgent(p)) this.bargeIn('agent track muted');
-    });
-    room.on(RoomEvent.ParticipantAttributesChanged, (changed, p) => {
-      if (!this.isAgent(p) || !(AGENT_STATE in changed)) return;
-      const state = changed[AGENT_STATE];
-      call.log.debug({ state }, 'Agent state changed');
-      if (this.agentSpeaking && state !== 'speaking') this.bargeIn(`agent state ${state}`);
-      this.agentSpeaking = state === 'speaking';
-    });
-    room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => {
-      this.agentHeardBySfu = speakers.some((p) => this.isAgent(p));
-    });
-    room.on(RoomEvent.ParticipantDisconnected, (p) => {
-      if (!this.isAgent(p)) return;
-      call.log.info('Agent left the room; ending the call');
-      void this.endPhoneLeg('agent_left');
-    });
-    room.on(RoomEvent.Disconnected, (reason) => {
-      if (call.signal.aborted) return;
-      const deleted = reason === DisconnectReason.ROOM_DELETED;
-      call.log.info(
-        { reason },
-        deleted
-          ? 'Room was deleted; ending the call'
-          : 'Disconnected from LiveKit; ending the call',
-      );
-      void this.endPhoneLeg(deleted ? 'room_deleted' : 'error');
-    });
-    room.on(RoomEvent.Reconnecting, () => {
-      this.reconnections++;
-      deps.metrics.reconnections.inc();
-      this.pump.pause();
-      call.log.warn(
-        { timeoutMs: deps.config.RECONNECT_TIMEOUT_MS },
-        'LiveKit connection lost; reconnecting (holding caller audio)',
-      );
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = setTimeout(() => {
-        call.log.error('LiveKit did not come back in time; apologising and ending the call');
-        void this.apologiseAndEnd('reconnect_timeout');
-      }, deps.config.RECONNECT_TIMEOUT_MS);
-    });
-    room.on(RoomEvent.Reconnected, () => {
-      clearTimeout(this.reconnectTimer);
-      call.log.info({ held: this.pump.depth }, 'LiveKit connection restored');
-      this.pump.resume();
-    });
-  }
-
-  /** Participants are compared by identity: rtc-node may hand out a new object for one. */
-  private isAgent(p: { identity: string }): boolean {
-    return this.agent !== undefined && p.identity === this.agent.identity;
-  }
-
-  private considerParticipant(p: RemoteParticipant): void {
-    if (this.agent || p.kind !== ParticipantKind.AGENT) return;
-    this.agent = p;
-    clearTimeout(this.agentTimer);
-    this.call.log.info({ agent: p.identity }, 'Agent joined the room');
-    for (const pub of p.trackPublications.values()) this.subscribeAgentAudio(pub);
-  }
-
-  private subscribeAgentAudio(pub: RemoteTrackPublication): void {
-    // Only the agent's audio is ever subscribed: no bandwidth or CPU for anything else.
-    if (pub.kind === TrackKind.KIND_AUDIO && !pub.subscribed) pub.setSubscribed(true);
-  }
-
-  /**
-   * Reads the agent's latest audio track. An agent may replace its track mid-call (the
-   * OpenAI agent plays its apology on a new one after a model failure), so a newer track
-   * takes over from the older one instead of being ignored.
-   */
-  private readAgentAudio(track: RemoteTrack): void {
-    const previous = this.agentAudio;
-    this.call.log.info({ track: track.sid }, 'Subscribed to agent audio track');
-    const reader = new AudioStream(track, {
-      sampleRate: SAMPLE_RATE_HZ,
-      numChannels: 1,
-      frameSizeMs: 20,
-    }).getReader();
-    this.agentAudio = reader;
-    this.silentAgent.reset();
-    if (previous) void previous.cancel().catch(() => undefined);
-    void this.forwardAgentAudio(reader)
-      .catch((err: unknown) => {
-        if (!this.call.signal.aborted)
-          this.call.log.warn({ err: (err as Error).message }, 'Agent audio stream failed');
-      })
-      .finally(() => {
-        if (this.agentAudio === reader) this.agentAudio = undefined;
-      });
-  }
-
-  private async forwardAgentAudio(reader: ReadableStreamDefaultReader<AudioFrame>): Promise<void> {
-    const { metrics } = this.deps;
-    let first = true;
-    // Frames should be 160 samples; carry any remainder so odd sizes still make whole frames.
-    const carry = new Int16Array(FRAME_SAMPLES);
-    let carried = 0;
-    for (;;) {
-      const { done, value: frame } = await reader.read();
-      if (done) break;
-      if (this.call.signal.aborted || this.endingPhone || this.agentAudio !== reader) break;
-      const receivedAt = performance.now();
-      this.silentAgent.onFrame(frame.data, (frame.samplesPerChannel * 1000) / frame.sampleRate);
-      if (first) {
-        first = false;
-        this.call.log.info('Starting to stream agent audio');
-        this.openDtmf();
-      }
-      const data = frame.data;
-      let off = 0;
-      while (off < data.length) {
-        const n = Math.min(FRAME_SAMPLES - carried, data.length - off);
-        carry.set(data.subarray(off, off + n), carried);
-        carried += n;
-        off += n;
-        if (carried === FRAME_SAMPLES) {
-          carried = 0;
-          const peak = peakOf(carry);
-          this.encode(carry, this.encodeBuf);
-          this.pacer.push(encodeBase64(this.encodeBuf), peak < SILENCE_PEAK, receivedAt);
-          metrics.frames.inc({ direction: 'outbound' });
+    if (call.signal.aborted && ev.type !== 'left') return;
+    switch (ev.type) {
+      case 'joined':
+        call.log.info(
+          { room: ev.room, identity: ev.identity },
+          `Connected to LiveKit room ${ev.room}`,
+        );
+        return;
+      case 'published':
+        call.log.info({ track: ev.track }, 'Published phone audio track');
+        this.onPublished();
+        return;
+      case 'join_failed':
+        call.log.error(
+          { err: ev.error },
+          'Could not join the LiveKit room; apologising and ending the call',
+        );
+        void this.apologiseAndEnd('error');
+        return;
+      case 'engine_failed':
+        call.log.error(
+          { reason: ev.reason },
+          'The media engine failed under this call; apologising and ending it',
+        );
+        void this.apologiseAndEnd('engine_failed');
+        return;
+      case 'agent_joined':
+        this.agent = ev.identity;
+        clearTimeout(this.agentTimer);
+        call.log.info({ agent: ev.identity }, 'Agent joined the room');
+        return;
+      case 'agent_track':
+        if (ev.action === 'subscribed')
+          call.log.info({ track: ev.track }, 'Subscribed to agent audio track');
+        // The agent's audio went away mid-utterance: drop what Twilio still queues.
+        else if (ev.action === 'unpublished' || ev.action === 'muted')
+          this.bargeIn(`agent track ${ev.action}`);
+        return;
+      case 'agent_state':
+        call.log.debug({ state: ev.state }, 'Agent state changed');
+        if (this.agentSpeaking && ev.state !== 'speaking') this.bargeIn(`agent state ${ev.state}`);
+        this.agentSpeaking = ev.state === 'speaking';
+        return;
+      case 'agent_left':
+        call.log.info(
+          { agent: ev.identity, reason: ev.reason },
+          'Agent left the room; ending the call',
+        );
+        void this.endPhoneLeg('agent_left');
+        return;
+      case 'caller_subscribed':
+        call.log.info({ track: ev.track }, "The agent is listening to the caller's audio");
+        return;
+      case 'reconnecting':
+        this.onReconnecting();
+        return;
+      case 'reconnected':
+        clearTimeout(this.reconnectTimer);
+        call.log.info({ held: this.pump.depth }, 'LiveKit connection restored');
+        this.pump.resume();
+        return;
+      case 'disconnected':
+        if (ev.reason === 'room_deleted') {
+          call.log.info({ reason: ev.reason }, 'Room was deleted; ending the call');
+          void this.endPhoneLeg('room_deleted');
+        } else {
+          call.log.warn(
+            { reason: ev.reason },
+            'Disconnected from LiveKit; apologising and ending the call',
+          );
+          void this.apologiseAndEnd('error');
         }
-      }
+        return;
+      case 'rpc':
+        void answerTransfer(
+          ev.payload,
+          {
+            config: deps.config,
+            callControl: deps.callControl,
+            callSid: call.callSid,
+            log: call.log,
+          },
+          () => deps.endCall('transferred'),
+        ).then((payload) => this.leg?.replyRpc(ev.id, { payload }));
+        return;
+      case 'data':
+      case 'dtmf':
+        return;
+      case 'left':
+        this.engineStats = ev.stats;
+        return;
     }
   }
 
-  /**
-   * The agent talks but its track decodes to digital silence: drop the subscription and
-   * take a fresh one, which gets a new native receiver (see silent-track-watchdog.ts).
-   */
-  private resubscribeAgentAudio(): void {
-    const pub = this.agent && subscribedAudioOf([this.agent]);
-    if (!pub || this.call.signal.aborted) return;
-    this.deps.metrics.silentSubscriptions.inc();
-    this.call.log.warn(
-      { track: pub.sid, attempt: this.silentAgent.fired },
-      'Agent audio is digital silence while the agent speaks; resubscribing',
+  private onPublished(): void {
+    const { call, deps } = this;
+    this.pump.resume();
+    this.dtmf.armAfter(DTMF_SETTLE_MS);
+    if (this.agent) return;
+    this.agentTimer = setTimeout(() => {
+      if (this.agent || call.signal.aborted) return;
+      call.log.warn(
+        { timeoutMs: deps.config.AGENT_JOIN_TIMEOUT_MS },
+        'No agent joined in time; apologising to the caller',
+      );
+      void this.apologiseAndEnd('agent_timeout');
+    }, deps.config.AGENT_JOIN_TIMEOUT_MS);
+  }
+
+  private onReconnecting(): void {
+    const { call, deps } = this;
+    this.reconnections++;
+    deps.metrics.reconnections.inc();
+    this.pump.pause();
+    call.log.warn(
+      { timeoutMs: deps.config.RECONNECT_TIMEOUT_MS },
+      'LiveKit connection lost; reconnecting (holding caller audio)',
     );
-    clearTimeout(this.resubscribeTimer);
-    this.resubscribeTimer = renewSubscription(
-      pub,
-      () => !this.call.signal.aborted && !this.endingPhone,
-    );
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      call.log.error('LiveKit did not come back in time; apologising and ending the call');
+      void this.apologiseAndEnd('reconnect_timeout');
+    }, deps.config.RECONNECT_TIMEOUT_MS);
+  }
+
+  private onAudio(a: AgentAudio): void {
+    if (this.call.signal.aborted || this.endingPhone) return;
+    if (this.agentFramesOut++ === 0) {
+      this.call.log.info('Starting to stream agent audio');
+      this.dtmf.openNow();
+    }
+    // The frame's time in the engine counts towards its hop through the bridge.
+    const receivedAt = performance.now() - a.ageMicros / 1000;
+    this.pacer.push(encodeBase64(a.g711), a.peak < SILENCE_PEAK, receivedAt);
+    this.deps.metrics.frames.inc({ direction: 'outbound' });
   }
 
   private bargeIn(why: string): void {
@@ -481,7 +370,7 @@ export class CallBridge {
   private async apologiseAndEnd(reason: EndReason): Promise<void> {
     if (this.endingPhone || this.call.signal.aborted) return;
     this.endingPhone = true;
-    const prompt = loadPrompt('apology');
+    const prompt = loadPrompt('apology', this.stream.codec);
     if (prompt) {
       this.pacer.clear();
       // Sent at once: at the end of a call there is no barge-in to keep responsive.
@@ -528,35 +417,5 @@ export class CallBridge {
     // Closing the stream makes Twilio continue with the TwiML after <Connect> (goodbye, hang up).
     this.stream.closeStream(1000, reason);
     this.deps.endCall(reason);
-  }
-
-  private async onTransferRpc(data: RpcInvocationData): Promise<string> {
-    const { callControl, config } = this.deps;
-    let to: unknown;
-    try {
-      to = (JSON.parse(data.payload) as { to?: unknown }).to;
-    } catch {
-      return JSON.stringify({ ok: false, reason: 'payload must be JSON {"to":"+E164"}' });
-    }
-    if (typeof to !== 'string' || !config.TRANSFER_ALLOWLIST.includes(to)) {
-      return JSON.stringify({ ok: false, reason: 'number is not on the transfer allow-list' });
-    }
-    if (!callControl.available) {
-      return JSON.stringify({
-        ok: false,
-        reason: 'transfers need TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN',
-      });
-    }
-    try {
-      await callControl.transfer(this.call.callSid, to);
-      this.call.log.info('Call transferred by the agent');
-      this.deps.endCall('transferred');
-      return JSON.stringify({ ok: true });
-    } catch (err) {
-      return JSON.stringify({
-        ok: false,
-        reason: `Twilio refused the transfer: ${(err as Error).message}`,
-      });
-    }
   }
 }

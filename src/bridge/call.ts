@@ -17,6 +17,7 @@ export type EndReason =
   | 'admission_failed'
   | 'transferred'
   | 'shutdown'
+  | 'engine_failed'
   | 'error';
 
 /**

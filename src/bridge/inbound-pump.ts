@@ -1,35 +1,33 @@
 /**
- * Feeds caller frames to LiveKit in order, one capture at a time. While the room is
- * not ready (connecting, reconnecting) frames are held up to a bound, oldest dropped
- * beyond it, and sent when it is: early caller speech is delayed, not lost.
+ * Feeds caller frames to the media engine in order. While the room cannot take them
+ * (connecting, reconnecting, nobody listening yet) frames are held up to a bound, oldest
+ * dropped beyond it, and sent when it can: early caller speech is delayed, not lost.
  *
- * Held audio would otherwise become permanent latency: LiveKit's source plays it out in
- * real time, so a 600 ms connect left every later frame 600 ms late for the whole call.
+ * Held audio would otherwise become permanent latency: the engine plays caller audio out
+ * in real time, so a 600 ms hold left every later frame 600 ms late for the whole call.
  * With `catchUp`, after each resume the pump skips *silent* frames while more than
- * `catchUp.targetMs` is buffered (held here plus queued in the source), and stops
+ * `catchUp.targetMs` is buffered (held here plus queued in the engine), and stops
  * skipping for good once the backlog is down to the target. Speech is never skipped, and
  * mid-call gaps and bursts are left alone (catch-up only runs after a pause).
  */
 export interface InboundPumpCatchUp {
-  /** Audio already handed to LiveKit and not yet played out, ms. */
+  /** Audio already handed to the engine and not yet played out, ms. */
   queuedMs: () => number;
-  isSilent: (pcm: Int16Array) => boolean;
+  isSilent: (frame: Uint8Array) => boolean;
   targetMs: number;
   frameMs: number;
 }
 
 export interface InboundPumpOptions {
   maxHeldFrames: number;
-  capture: (pcm: Int16Array) => Promise<void>;
+  send: (frame: Uint8Array) => void;
   catchUp?: InboundPumpCatchUp;
-  onCaptured?: (receivedAt: number) => void;
+  onSent?: (receivedAt: number) => void;
   onDrop?: () => void;
-  onError?: (err: unknown) => void;
 }
 
 export class InboundPump {
-  private readonly queue: { pcm: Int16Array; receivedAt: number }[] = [];
-  private running = false;
+  private readonly queue: { frame: Uint8Array; receivedAt: number }[] = [];
   private paused = true;
   private closed = false;
   private catchingUp = false;
@@ -44,16 +42,24 @@ export class InboundPump {
     return this.queue.length;
   }
 
-  push(pcm: Int16Array, receivedAt: number): void {
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  push(frame: Uint8Array, receivedAt: number): void {
     if (this.closed) return;
+    if (!this.paused && this.queue.length === 0 && !this.catchingUp) {
+      this.sendOne(frame, receivedAt);
+      return;
+    }
     if (this.queue.length >= this.opts.maxHeldFrames) {
       this.queue.shift();
       this.drops++;
       this.opts.onDrop?.();
     }
-    this.queue.push({ pcm, receivedAt });
+    this.queue.push({ frame, receivedAt });
     if (this.queue.length > this.maxDepth) this.maxDepth = this.queue.length;
-    this.kick();
+    this.drain();
   }
 
   /** Hold frames (room not ready). */
@@ -62,9 +68,10 @@ export class InboundPump {
   }
 
   resume(): void {
+    if (this.closed) return;
     this.paused = false;
     if (this.opts.catchUp) this.catchingUp = true;
-    this.kick();
+    this.drain();
   }
 
   close(): void {
@@ -72,39 +79,29 @@ export class InboundPump {
     this.queue.length = 0;
   }
 
-  private kick(): void {
-    if (this.running || this.paused || this.closed) return;
-    this.running = true;
-    void this.drain().finally(() => {
-      this.running = false;
-      if (!this.paused && !this.closed && this.queue.length > 0) this.kick();
-    });
-  }
-
   /** While catching up: true for a silent frame when the backlog is above target. */
-  private shouldSkip(pcm: Int16Array): boolean {
+  private shouldSkip(frame: Uint8Array): boolean {
     const c = this.opts.catchUp!;
     const backlogMs = c.queuedMs() + (this.queue.length + 1) * c.frameMs;
     if (backlogMs <= c.targetMs) {
       this.catchingUp = false;
       return false;
     }
-    if (!c.isSilent(pcm)) return false;
+    if (!c.isSilent(frame)) return false;
     this.skipped++;
     return true;
   }
 
-  private async drain(): Promise<void> {
+  private drain(): void {
     while (!this.paused && !this.closed && this.queue.length > 0) {
       const next = this.queue.shift()!;
-      if (this.catchingUp && this.shouldSkip(next.pcm)) continue;
-      try {
-        await this.opts.capture(next.pcm);
-        this.opts.onCaptured?.(next.receivedAt);
-      } catch (err) {
-        if (this.closed) return;
-        this.opts.onError?.(err);
-      }
+      if (this.catchingUp && this.shouldSkip(next.frame)) continue;
+      this.sendOne(next.frame, next.receivedAt);
     }
+  }
+
+  private sendOne(frame: Uint8Array, receivedAt: number): void {
+    this.opts.send(frame);
+    this.opts.onSent?.(receivedAt);
   }
 }

@@ -18,6 +18,10 @@ export interface OutboundPacerOptions {
   now?: () => number;
   /** Called with ms between a frame's arrival and its send. */
   onHop?: (ms: number) => void;
+  /** Twilio ran dry mid-utterance (the caller heard a gap in the agent's speech). */
+  onUnderrun?: () => void;
+  /** A frame was dropped because the local backlog was full. */
+  onDrop?: () => void;
 }
 
 export interface OutboundStats {
@@ -90,6 +94,7 @@ export class OutboundPacer {
     if (this.backlog.length >= this.maxBacklog) {
       this.backlog.shift();
       this.stats.drops++;
+      this.opts.onDrop?.();
     }
     this.backlog.push({ payload, silent, receivedAt });
     if (this.backlog.length > this.stats.maxQueueFrames)
@@ -160,6 +165,7 @@ export class OutboundPacer {
       now > this.playedUntil + this.frameMs / 2
     ) {
       this.stats.underruns++;
+      this.opts.onUnderrun?.();
     }
     this.playedUntil = Math.max(now, this.playedUntil) + this.frameMs;
     this.lastSentSilent = p.silent;

@@ -167,6 +167,7 @@ export class StreamSession {
         config: ctx.config,
         metrics: ctx.metrics,
         callControl: ctx.callControl,
+        media: ctx.media,
         endCall: (r) => void ctx.registry.end(call, r),
       },
       {
@@ -188,17 +189,8 @@ export class StreamSession {
         'Bridge summary',
       );
     });
-    try {
-      await bridge.start();
-    } catch (err) {
-      if (call.signal.aborted) return;
-      this.log.error(
-        { err: (err as Error).message },
-        'Could not join the LiveKit room; ending the call',
-      );
-      this.close(CloseCodes.internal, 'LiveKit unavailable');
-      void ctx.registry.end(call, 'error');
-    }
+    // Failures to join end the call inside the bridge, after the caller heard why.
+    await bridge.start();
   }
 
   private onClose(code: number, reason: string): void {

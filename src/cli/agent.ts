@@ -7,7 +7,7 @@ import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 const HELP = `Usage: phonebridge agent [--production | --dev]
 
 Runs the LiveKit Agents worker registered as AGENT_NAME. The webhook dispatches it into
-each call's room. AGENT_MODE picks openai, echo or loopback (default: openai when
+each call's room. AGENT_MODE picks openai, echo, loopback or mirror (default: openai when
 OPENAI_API_KEY is set, else echo).
 
   --production  apply the CPU load threshold and pre-fork idle job processes
@@ -30,6 +30,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   requireSettings(config, ['livekit']);
+  // The mirror is the media engine's agent, one process for every room, not a framework worker.
+  if (config.AGENT_MODE === 'mirror') return (await import('./responder.js')).run([]);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'phonebridge-agent' });
   installFfiFinalizerGuard(logger);
   const production = values.production ?? (values.dev ? false : config.NODE_ENV === 'production');

@@ -1,15 +1,15 @@
 import { parseArgs } from 'node:util';
-import { dispose } from '@livekit/rtc-node';
 import { loadConfig, requireSettings } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server/start.js';
 import { onShutdownSignal } from './signals.js';
-import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 
 const HELP = `Usage: phonebridge serve
 
 Runs the Twilio-facing server: POST /incoming-call, GET /media-stream (WebSocket),
-POST /call-status, GET /health, GET /metrics. Needs LIVEKIT_URL, LIVEKIT_API_KEY,
+POST /call-status, GET /health, GET /metrics, and supervises the media engine that
+carries every call's LiveKit audio (built from engine/ on first use, or
+PHONEBRIDGE_ENGINE_BIN). Needs LIVEKIT_URL, LIVEKIT_API_KEY,
 LIVEKIT_API_SECRET and TWILIO_AUTH_TOKEN (see README.md for every variable).
 SIGTERM/SIGINT drain active calls for up to DRAIN_TIMEOUT_MS, then exit 0.`;
 
@@ -22,7 +22,6 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   requireSettings(config, ['livekit', 'twilio-signature']);
   const log = createLogger({ level: config.LOG_LEVEL });
-  installFfiFinalizerGuard(log);
   const server = await startServer(config, log);
   log.info(
     { url: server.url, mode: config.BRIDGE_MODE, capacity: config.MAX_CONCURRENT_CALLS },
@@ -30,6 +29,5 @@ export async function run(argv: string[]): Promise<number> {
   );
   await onShutdownSignal(log);
   await server.shutdown();
-  await dispose();
   return 0;
 }

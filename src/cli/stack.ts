@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { dispose } from '@livekit/rtc-node';
 import { loadConfig, readDotEnv, type Env } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LocalLiveKit } from '../livekit/local.js';
-import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import type { AgentWorker } from '../agent/worker.js';
+import { startMirror, type RunningMirror } from '../engine/mirror.js';
 
 export interface StackOptions {
   env?: Env;
@@ -28,6 +27,8 @@ export interface Stack {
   url: string;
   livekit?: LocalLiveKit;
   agent?: AgentWorker;
+  /** The media engine's mirror agent, with AGENT_MODE=mirror. */
+  mirror?: RunningMirror;
   /** True when TWILIO_AUTH_TOKEN was generated for this run (dev only). */
   generatedAuthToken: boolean;
   stop(): Promise<void>;
@@ -39,7 +40,6 @@ export interface Stack {
  * Used by `dev`, `demo` and the load tests; `stop()` takes it all down in reverse order.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  installFfiFinalizerGuard(opts.log);
   const env: Env = { ...(opts.env ?? { ...readDotEnv(), ...process.env }) };
   let config = loadConfig(env);
   const stops: (() => Promise<void>)[] = [];
@@ -67,10 +67,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env.TWILIO_AUTH_TOKEN = randomBytes(16).toString('hex');
       generatedAuthToken = true;
     }
+    const mirrorMode = opts.agent && loadConfig(env).AGENT_MODE === 'mirror';
+    // The mirror serves every call-* room by itself: a named dispatch would find no worker.
+    if (mirrorMode) env.AGENT_DISPATCH = 'false';
     config = loadConfig(env);
 
     let agent: AgentWorker | undefined;
-    if (opts.agent) {
+    let mirror: RunningMirror | undefined;
+    if (mirrorMode) {
+      opts.onProgress?.('Starting the mirror agent (media engine)…');
+      mirror = await startMirror({
+        url: config.LIVEKIT_URL!,
+        apiKey: config.LIVEKIT_API_KEY!,
+        apiSecret: config.LIVEKIT_API_SECRET!,
+        log: opts.log.child({ component: 'mirror' }),
+        logLevel: config.LOG_LEVEL,
+      });
+      stops.push(() => mirror!.stop());
+    } else if (opts.agent) {
+      // The worker loads rtc-node in this process (job processes are forked from it).
+      const { installFfiFinalizerGuard } = await import('../livekit/ffi-guard.js');
+      installFfiFinalizerGuard(opts.log);
       opts.onProgress?.(`Starting the agent worker (${config.AGENT_MODE} mode)…`);
       const { startAgentWorker } = await import('../agent/worker.js');
       agent = startAgentWorker({
@@ -95,8 +112,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const server = await startServer(config, opts.log);
     stops.push(() => server.shutdown());
     await waitForHealth(server.url);
-    stops.unshift(() => dispose());
-    return { config, server, url: server.url, livekit, agent, generatedAuthToken, stop };
+    if (agent) {
+      const { dispose } = await import('@livekit/rtc-node');
+      // Last: rtc-node's native runtime keeps the process alive until released.
+      stops.unshift(() => dispose());
+    }
+    return { config, server, url: server.url, livekit, agent, mirror, generatedAuthToken, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -87,7 +87,8 @@ export const configSchema = z.object({
       message: 'must be 1-64 letters, digits, dot, dash or underscore',
     })
     .default('phonebridge-agent'),
-  AGENT_MODE: z.enum(['openai', 'echo', 'loopback']).optional(),
+  /** mirror: the media engine's load-test agent instead of the Agents worker (dev, load tests). */
+  AGENT_MODE: z.enum(['openai', 'echo', 'loopback', 'mirror']).optional(),
   /** false only for load tests, where `phonebridge responder` joins rooms itself. */
   AGENT_DISPATCH: bool.default(true),
   OPENAI_MODEL: z.string().min(1).default('gpt-realtime'),
@@ -125,7 +126,7 @@ export const configSchema = z.object({
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = Readonly<z.output<typeof configSchema>> & {
-  readonly AGENT_MODE: 'openai' | 'echo' | 'loopback';
+  readonly AGENT_MODE: 'openai' | 'echo' | 'loopback' | 'mirror';
 };
 
 /** Settings whose values are secrets: never logged, never echoed back in errors. */

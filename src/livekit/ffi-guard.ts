@@ -28,8 +28,3 @@ export function installFfiFinalizerGuard(log: Logger): void {
     process.exitCode = 1;
   });
 }
-
-/** How many finaliser errors were survived (for /metrics and tests). */
-export function finalizerErrorsSurvived(): number {
-  return survived;
-}

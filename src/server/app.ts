@@ -18,6 +18,8 @@ import { noCallControl, twilioCallControl, type CallControl } from '../twilio/ca
 import type { ServerContext } from './context.js';
 import { createMetrics } from './metrics.js';
 import { SharedSlots } from '../bridge/shared-slots.js';
+import { MediaEngine } from '../engine/engine.js';
+import type { MediaLeg } from '../engine/media-leg.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
@@ -27,6 +29,8 @@ export interface ServerDeps {
   config: Config;
   log: Logger;
   callControl?: CallControl;
+  /** The LiveKit media leg; a media engine is started (and stopped with the server) when absent. */
+  media?: MediaLeg;
 }
 
 export interface PhonebridgeServer {
@@ -55,12 +59,25 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       ? twilioCallControl(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, log)
       : noCallControl);
 
+  const engine = deps.media
+    ? undefined
+    : await MediaEngine.start({
+        log,
+        logLevel: config.LOG_LEVEL,
+        onRestart: () => metrics.engineRestarts.inc(),
+      });
+  if (engine) metrics.setEngineSource(engine);
+  const media: MediaLeg = deps.media ?? engine!;
+
   const sharedSlots = config.REDIS_URL
     ? await SharedSlots.connect({
         url: config.REDIS_URL,
         limit: config.MAX_CONCURRENT_CALLS,
         ttlMs: config.SHARED_SLOT_TTL_MS,
         log,
+      }).catch(async (err: unknown) => {
+        await engine?.stop();
+        throw err;
       })
     : undefined;
   const onEnded = async (call: Call, reason: EndReason): Promise<void> => {
@@ -100,6 +117,8 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     livekit,
     registry,
     callControl,
+    media,
+    mediaHealth: engine ? () => engine.health() : undefined,
     sharedSlots,
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: deriveStreamSecret(config),
@@ -171,6 +190,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       await registry.endAll('shutdown');
       await app.close();
       await sharedSlots?.close();
+      await engine?.stop();
       log.info('Shutdown complete');
     })());
 

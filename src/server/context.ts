@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { LiveKitApi } from '../livekit/rooms.js';
 import type { CallRegistry } from '../bridge/call-registry.js';
 import type { CallControl } from '../twilio/call-control.js';
+import type { MediaLeg } from '../engine/media-leg.js';
 import type { Metrics } from './metrics.js';
 import type { SharedSlots } from '../bridge/shared-slots.js';
 
@@ -14,6 +15,10 @@ export interface ServerContext {
   livekit: LiveKitApi;
   registry: CallRegistry;
   callControl: CallControl;
+  /** The LiveKit media leg of every call (the media engine, or a fake in unit tests). */
+  media: MediaLeg;
+  /** Health of that leg, for /health; absent means always healthy (tests). */
+  mediaHealth?: () => { ok: boolean; reason?: string };
   /** Fleet-wide call slots in Redis (REDIS_URL); absent for a single instance. */
   sharedSlots?: SharedSlots;
   /** Key for per-call stream tokens; never leaves the process. */

@@ -1,5 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What /metrics reads of the media engine at scrape time. */
+export interface EngineSource {
+  cpuSeconds(): number;
+  residentBytes(): number;
+  threads(): number;
+  health(): { ok: boolean };
+  lastStats?: { goroutines: number };
+}
+
 /**
  * Every metric phonebridge exports, on one registry per server instance (tests run
  * several in one process). Names follow Prometheus conventions: units in the name.
@@ -9,12 +18,67 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   const ms = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50];
   let activeSource = (): number => 0;
+  let engine: EngineSource | undefined;
+  let engineCpuSeen = 0;
   return {
     registry,
     /** The active-call gauge reads the registry at scrape time, so it can never drift from it. */
     setActiveSource(fn: () => number): void {
       activeSource = fn;
     },
+    /** The media engine whose cost is read from /proc at scrape time. */
+    setEngineSource(source: EngineSource): void {
+      engine = source;
+    },
+    engineCpu: new Counter({
+      name: 'phonebridge_media_engine_cpu_seconds_total',
+      help: 'CPU time of the media engine process (user + system), every engine this instance ran',
+      registers: [registry],
+      collect() {
+        if (!engine) return;
+        const total = engine.cpuSeconds();
+        if (total > engineCpuSeen) this.inc(total - engineCpuSeen);
+        engineCpuSeen = Math.max(engineCpuSeen, total);
+      },
+    }),
+    engineMemory: new Gauge({
+      name: 'phonebridge_media_engine_resident_memory_bytes',
+      help: 'Resident memory of the media engine process',
+      registers: [registry],
+      collect() {
+        if (engine) this.set(engine.residentBytes());
+      },
+    }),
+    engineThreads: new Gauge({
+      name: 'phonebridge_media_engine_threads',
+      help: 'OS threads of the media engine process',
+      registers: [registry],
+      collect() {
+        if (engine) this.set(engine.threads());
+      },
+    }),
+    engineGoroutines: new Gauge({
+      name: 'phonebridge_media_engine_goroutines',
+      help: 'Goroutines in the media engine, as it last reported (every 5 s)',
+      registers: [registry],
+      collect() {
+        const g = engine?.lastStats?.goroutines;
+        if (g !== undefined) this.set(g);
+      },
+    }),
+    engineUp: new Gauge({
+      name: 'phonebridge_media_engine_up',
+      help: '1 while the media engine is running and has completed its handshake',
+      registers: [registry],
+      collect() {
+        if (engine) this.set(engine.health().ok ? 1 : 0);
+      },
+    }),
+    engineRestarts: new Counter({
+      name: 'phonebridge_media_engine_restarts_total',
+      help: 'Times the media engine died and was started again',
+      registers: [registry],
+    }),
     activeCalls: new Gauge({
       name: 'phonebridge_active_calls',
       help: 'Calls admitted and not yet ended',
@@ -67,7 +131,7 @@ export function createMetrics() {
     }),
     underruns: new Counter({
       name: 'phonebridge_bridge_underruns_total',
-      help: 'Times audio was expected but missing, by direction',
+      help: "Times the agent's speech stalled mid-utterance (Twilio's queue ran dry between two non-silent frames), by direction",
       labelNames: ['direction'] as const,
       registers: [registry],
     }),
@@ -99,11 +163,6 @@ export function createMetrics() {
     reconnections: new Counter({
       name: 'phonebridge_bridge_reconnections_total',
       help: 'LiveKit reconnections',
-      registers: [registry],
-    }),
-    silentSubscriptions: new Counter({
-      name: 'phonebridge_bridge_silent_subscriptions_total',
-      help: 'Agent audio subscriptions that decoded to exact silence while the agent spoke, and were renewed',
       registers: [registry],
     }),
     clears: new Counter({

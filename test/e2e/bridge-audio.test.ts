@@ -169,30 +169,6 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await agent.leave();
   });
 
-  it('renews an agent subscription that decodes to digital silence while the agent speaks', async () => {
-    const { sid, stream, agent } = await placeCall(pb);
-    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
-    // What a dead native receiver looks like from the bridge: the agent says it is speaking
-    // and every frame decodes to digital silence. (The real failure, exact zeros while the
-    // SFU hears the agent, cannot be produced on demand; see silent-track-watchdog.ts.)
-    await agent.setState('speaking');
-    await agent.say(new Int16Array(RATE * 3));
-    await pb.waitForLog(
-      sid,
-      'Agent audio is digital silence while the agent speaks; resubscribing',
-      5000,
-    );
-    await agentSubscriptions(pb, sid, 2);
-    // The call goes on: the agent's next words reach the caller through the new subscription.
-    await expectCallerHearsAgent(stream, agent, 700);
-    const metrics = await (await fetch(`${pb.url}/metrics`)).text();
-    expect(metrics).toMatch(/phonebridge_bridge_silent_subscriptions_total 1\b/);
-    await hangUp(pb, stream, sid);
-    const summary = pb.logs.find((l) => l.callSid === sid && l.msg === 'Bridge summary');
-    expect(summary).toMatchObject({ silentResubscribes: 1 });
-    await agent.leave();
-  });
-
   it('publishes caller DTMF to the room', async () => {
     const { sid, stream, agent } = await placeCall(pb);
     await pb.waitForLog(sid, 'Published phone audio track', 10_000);

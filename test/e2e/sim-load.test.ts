@@ -1,39 +1,30 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoopbackResponder } from '../../src/agent/responder.js';
+import { startMirror, type RunningMirror } from '../../src/engine/mirror.js';
 import { createLogger } from '../../src/log.js';
 import { LocalLiveKit } from '../../src/livekit/local.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { waitFor } from '../helpers/livekit.js';
 import { AUTH_TOKEN, testConfig } from '../helpers/phonebridge.js';
 
-// Its own livekit-server: the responder joins every `call-*` room it sees, and must not
+// Its own livekit-server: the mirror joins every `call-*` room it sees, and must not
 // wander into rooms of test files running beside this one.
-describe('phonebridge load: 10 concurrent calls in loopback mode', () => {
+describe('phonebridge load: 10 concurrent calls against the mirror agent', () => {
   let lk: LocalLiveKit;
   let server: RunningServer;
-  const stopResponder = new AbortController();
-  let responder: LoopbackResponder;
-  let responderRun: Promise<void>;
+  let mirror: RunningMirror;
 
   beforeAll(async () => {
     lk = await LocalLiveKit.start();
     const log = createLogger({ level: 'warn' });
     const config = testConfig(lk);
     server = await startServer(config, log);
-    responder = new LoopbackResponder({
-      url: lk.url,
-      apiKey: lk.apiKey,
-      apiSecret: lk.apiSecret,
-      logger: log,
-    });
-    responderRun = responder.start(stopResponder.signal);
+    mirror = await startMirror({ url: lk.url, apiKey: lk.apiKey, apiSecret: lk.apiSecret, log });
   });
 
   afterAll(async () => {
-    stopResponder.abort();
-    await responderRun;
+    await mirror?.stop();
     await server?.shutdown();
     await lk?.stop();
   });

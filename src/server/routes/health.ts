@@ -5,7 +5,9 @@ import type { ServerContext } from '../context.js';
 /** `GET /health` and `GET /metrics`: cheap, unauthenticated, safe for probes. */
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/health', async (_req, reply) => {
-    const lk = await ctx.livekit.checkHealth();
+    const livekit = await ctx.livekit.checkHealth();
+    const media = ctx.mediaHealth?.() ?? { ok: true };
+    const lk = livekit.ok ? media : livekit;
     const status = ctx.state.draining ? 'draining' : lk.ok ? 'ok' : 'degraded';
     return reply.code(status === 'degraded' ? 503 : 200).send({
       status,

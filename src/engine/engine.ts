@@ -50,7 +50,9 @@ export class MediaEngine implements MediaLeg {
   private restartTimer?: NodeJS.Timeout;
   private lastFailure = 'not started';
   private cpuOfDeadEngines = 0;
+  /** The live engine's CPU seconds, sampled every second: a dead process has no /proc to read. */
   private lastCpu = 0;
+  private cpuSampler?: NodeJS.Timeout;
   /** Latest engine-wide counters (goroutines, calls), every 5 s. */
   lastStats?: EngineStats;
   restarts = 0;
@@ -65,6 +67,8 @@ export class MediaEngine implements MediaLeg {
     const binary = await ensureEngine({ binary: opts.binary, onProgress: opts.onProgress });
     const engine = new MediaEngine(binary, opts);
     await engine.spawn();
+    engine.cpuSampler = setInterval(() => engine.cpuSeconds(), 1000);
+    engine.cpuSampler.unref();
     return engine;
   }
 
@@ -122,6 +126,7 @@ export class MediaEngine implements MediaLeg {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.cpuSampler);
     await this.proc?.stop();
   }
 

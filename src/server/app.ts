@@ -118,7 +118,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     registry,
     callControl,
     media,
-    mediaHealth: engine ? () => engine.health() : undefined,
+    engine,
     sharedSlots,
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: deriveStreamSecret(config),

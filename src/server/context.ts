@@ -4,6 +4,7 @@ import type { LiveKitApi } from '../livekit/rooms.js';
 import type { CallRegistry } from '../bridge/call-registry.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { MediaLeg } from '../engine/media-leg.js';
+import type { MediaEngine } from '../engine/engine.js';
 import type { Metrics } from './metrics.js';
 import type { SharedSlots } from '../bridge/shared-slots.js';
 
@@ -17,8 +18,8 @@ export interface ServerContext {
   callControl: CallControl;
   /** The LiveKit media leg of every call (the media engine, or a fake in unit tests). */
   media: MediaLeg;
-  /** Health of that leg, for /health; absent means always healthy (tests). */
-  mediaHealth?: () => { ok: boolean; reason?: string };
+  /** The media engine this server supervises; absent when a MediaLeg was injected (unit tests). */
+  engine?: MediaEngine;
   /** Fleet-wide call slots in Redis (REDIS_URL); absent for a single instance. */
   sharedSlots?: SharedSlots;
   /** Key for per-call stream tokens; never leaves the process. */

@@ -6,7 +6,7 @@ import type { ServerContext } from '../context.js';
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/health', async (_req, reply) => {
     const livekit = await ctx.livekit.checkHealth();
-    const media = ctx.mediaHealth?.() ?? { ok: true };
+    const media = ctx.engine?.health() ?? { ok: true };
     const lk = livekit.ok ? media : livekit;
     const status = ctx.state.draining ? 'draining' : lk.ok ? 'ok' : 'degraded';
     return reply.code(status === 'degraded' ? 503 : 200).send({

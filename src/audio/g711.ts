@@ -194,7 +194,7 @@ export function encodeAlaw(src: Int16Array): Uint8Array {
   return out;
 }
 
-/** The code that decodes to 0: what silence is on the wire in each law. */
+/** The quietest code in each law (μ-law 0xFF decodes to 0; A-law has no zero, 0xD5 is +8). */
 export function silenceByte(codec: Codec): number {
   return codec === 'alaw' ? 0xd5 : 0xff;
 }

@@ -168,7 +168,7 @@ export class FrameReader {
    * `body` is a view valid only during the callback. Throws on a desynchronised stream.
    */
   push(chunk: Buffer, onFrame: (type: number, body: Buffer) => void): void {
-    let data = this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
+    const data = this.buf.length > 0 ? Buffer.concat([this.buf, chunk]) : chunk;
     let off = 0;
     while (data.length - off >= 4) {
       const n = data.readUInt32LE(off);
@@ -180,7 +180,6 @@ export class FrameReader {
     }
     // Keep a copy of the tail: `chunk` belongs to the stream and may be reused.
     this.buf = off === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(off));
-    data = Buffer.alloc(0);
   }
 }
 

@@ -25,15 +25,54 @@ type sampleWriter interface {
 	WriteSample(media.Sample, *lksdk.SampleWriteOptions) error
 }
 
-// callerPacer writes caller frames to the published track at real-time pace. A frame
-// that is not early by more than lead is written at once, so WebSocket jitter passes
-// straight through; a burst (audio phonebridge held while the room was not ready) is
-// spread out at 20 ms a frame, so the room's timeline is never sped up.
+// pacedQueue decides when caller frames go out. A frame that is not early by more than
+// lead is released at once, so WebSocket jitter passes straight through; a burst (audio
+// phonebridge held while the room was not ready) is spread out at 20 ms a frame, so the
+// room's timeline is never sped up. Pure: the caller supplies the time.
+type pacedQueue struct {
+	lead    time.Duration
+	frames  [maxCallerQueue]frame
+	head, n int
+	clock   time.Time
+	dropped uint64
+	maxSeen int
+}
+
+// add queues f, dropping the oldest frame when the queue is full.
+func (q *pacedQueue) add(f *frame) {
+	if q.n == maxCallerQueue {
+		q.head = (q.head + 1) % maxCallerQueue
+		q.n--
+		q.dropped++
+	}
+	q.frames[(q.head+q.n)%maxCallerQueue] = *f
+	q.n++
+	q.maxSeen = max(q.maxSeen, q.n)
+}
+
+// release writes every frame due at now and returns how long until the next one is due
+// (0 when the queue is empty).
+func (q *pacedQueue) release(now time.Time, write func(*frame)) time.Duration {
+	for q.n > 0 {
+		if q.clock.Before(now) {
+			q.clock = now
+		}
+		if q.clock.Sub(now) > q.lead {
+			return q.clock.Sub(now) - q.lead
+		}
+		f := &q.frames[q.head]
+		q.head = (q.head + 1) % maxCallerQueue
+		q.n--
+		write(f)
+		q.clock = q.clock.Add(frameDuration)
+	}
+	return 0
+}
+
+// callerPacer runs a pacedQueue for one call's published track.
 type callerPacer struct {
 	in   chan frame
 	lead time.Duration
-	// now is replaceable in tests.
-	now func() time.Time
 
 	received  atomic.Uint64
 	written   atomic.Uint64
@@ -42,7 +81,7 @@ type callerPacer struct {
 }
 
 func newCallerPacer(lead time.Duration) *callerPacer {
-	return &callerPacer{in: make(chan frame, 64), lead: lead, now: time.Now}
+	return &callerPacer{in: make(chan frame, 64), lead: lead}
 }
 
 // push hands one frame over without blocking the dispatcher; a full hand-over channel
@@ -59,50 +98,30 @@ func (p *callerPacer) push(b []byte) {
 }
 
 func (p *callerPacer) run(ctx context.Context, w sampleWriter) {
-	var (
-		queue [maxCallerQueue]frame
-		head  int
-		n     int
-		clock time.Time
-	)
+	q := &pacedQueue{lead: p.lead}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	write := func(f *frame) {
+		if err := w.WriteSample(media.Sample{Data: f[:], Duration: frameDuration}, nil); err == nil {
+			p.written.Add(1)
+		}
+	}
 	for {
 		select {
 		case f := <-p.in:
-			if n == maxCallerQueue {
-				head = (head + 1) % maxCallerQueue
-				n--
+			dropped := q.dropped
+			q.add(&f)
+			if q.dropped != dropped {
 				p.dropped.Add(1)
 			}
-			queue[(head+n)%maxCallerQueue] = f
-			n++
-			if uint64(n) > p.maxQueued.Load() {
-				p.maxQueued.Store(uint64(n))
-			}
+			p.maxQueued.Store(uint64(q.maxSeen))
 		case <-timer.C:
 		case <-ctx.Done():
 			return
 		}
-		now := p.now()
-		for n > 0 {
-			if clock.Before(now) {
-				clock = now
-			}
-			if clock.Sub(now) > p.lead {
-				break
-			}
-			f := &queue[head]
-			head = (head + 1) % maxCallerQueue
-			n--
-			if err := w.WriteSample(media.Sample{Data: f[:], Duration: frameDuration}, nil); err == nil {
-				p.written.Add(1)
-			}
-			clock = clock.Add(frameDuration)
-		}
-		if n > 0 {
-			timer.Reset(clock.Sub(now) - p.lead)
+		if wait := q.release(time.Now(), write); wait > 0 {
+			timer.Reset(wait)
 		}
 	}
 }

@@ -15,7 +15,7 @@ const (
 	ALaw
 )
 
-// Silence is the byte that decodes to zero.
+// Silence is the quietest code: 0 for μ-law, +8 for A-law (which has no zero).
 func (l Law) Silence() byte {
 	if l == ALaw {
 		return 0xD5

@@ -85,9 +85,7 @@ describe('engine protocol', () => {
 
   it('refuses a desynchronised stream and malformed bodies', () => {
     const reader = new FrameReader();
-    expect(() => reader.push(Buffer.from([0, 0, 0, 0, 1]), () => undefined)).toThrow(
-      /out of step/,
-    );
+    expect(() => reader.push(Buffer.from([0, 0, 0, 0, 1]), () => undefined)).toThrow(/out of step/);
     expect(() => decodeFrame(MessageType.agentAudio, Buffer.alloc(10))).toThrow(/agent audio/);
     expect(() => decodeFrame(MessageType.event, Buffer.from('{'))).toThrow();
     expect(decodeFrame(0x7f, Buffer.alloc(0))).toEqual({ kind: 'unknown', type: 0x7f });

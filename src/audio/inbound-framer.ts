@@ -23,6 +23,8 @@ export interface InboundFramerOptions {
   frameMs?: 20;
   /** A timestamp gap longer than this is filled only up to this much silence. Default 1000. */
   maxGapFillMs?: number;
+  /** Told the length of each silence inserted for a timestamp gap (metrics). */
+  onGapFilled?: (ms: number) => void;
 }
 
 export interface InboundFramerStats {
@@ -55,6 +57,7 @@ export class InboundFramer {
   readonly #onFrame: (g711: Uint8Array) => void;
   readonly #silence: number;
   readonly #maxGapFillSamples: number;
+  readonly #onGapFilled?: (ms: number) => void;
   // Each frame is a fresh array pre-filled with the law's silence code and handed off to
   // the consumer (which may hold it while the room is not ready), so the tail beyond
   // #fill is already silence: gap filling and flush padding only move #fill.
@@ -81,6 +84,7 @@ export class InboundFramer {
     if (problems.length > 0)
       throw new PbError('PB_ERR_CONFIG', `InboundFramer: ${problems.join('; ')}`);
     this.#onFrame = onFrame;
+    this.#onGapFilled = options.onGapFilled;
     this.#silence = silenceByte(codec);
     this.#frame = this.#freshFrame();
     this.#maxGapFillSamples = Math.round(maxGapFillMs * SAMPLES_PER_MS);
@@ -103,6 +107,7 @@ export class InboundFramer {
           if (fill > 0) {
             this.#gapsFilled++;
             this.#fillSilence(fill);
+            this.#onGapFilled?.(fill / SAMPLES_PER_MS);
           }
           // Past the cap the rest of the gap is skipped, not owed: re-anchor on this message.
           this.#cursor = start;

@@ -97,7 +97,11 @@ export class CallBridge {
         metrics.queueDepth.observe({ direction: 'inbound' }, this.pump.depth);
         this.pump.push(frame, this.lastMediaAt);
       },
-      { codec: stream.codec, maxGapFillMs: 1000 },
+      {
+        codec: stream.codec,
+        maxGapFillMs: 1000,
+        onGapFilled: (ms) => metrics.gapFillMs.inc(ms),
+      },
     );
     this.pacer = new OutboundPacer({
       streamSid: stream.streamSid,
@@ -266,6 +270,12 @@ export class CallBridge {
         this.agentSpeaking = ev.state === 'speaking';
         return;
       case 'agent_left':
+        // Deleting the room takes the agent out first: that is the room ending, not the agent.
+        if (ev.reason === 'room_deleted') {
+          call.log.info({ reason: ev.reason }, 'Room was deleted; ending the call');
+          void this.endPhoneLeg('room_deleted');
+          return;
+        }
         call.log.info(
           { agent: ev.identity, reason: ev.reason },
           'Agent left the room; ending the call',

@@ -110,6 +110,7 @@ describe('CallBridge (against a scripted media leg)', () => {
     frames.forEach((f, i) => h.bridge.onMedia(frameB64(f), i * 20, performance.now()));
     expect(h.leg.last.callerFrames).toHaveLength(0);
     h.leg.last.connect();
+    await vi.advanceTimersByTimeAsync(200);
     expect(h.leg.last.callerFrames.map((f) => Buffer.from(f).toString('base64'))).toEqual(
       frames.map(frameB64),
     );
@@ -124,6 +125,7 @@ describe('CallBridge (against a scripted media leg)', () => {
     for (let i = 0; i < 50; i++) h.bridge.onMedia(frameB64(quiet()), i * 20, performance.now());
     for (let i = 50; i < 60; i++) h.bridge.onMedia(frameB64(loud()), i * 20, performance.now());
     h.leg.last.connect();
+    await vi.advanceTimersByTimeAsync(200);
     const sent = h.leg.last.callerFrames;
     const speech = sent.filter((f) => f.some((b) => b !== 0xff));
     expect(speech).toHaveLength(10);
@@ -247,5 +249,102 @@ describe('CallBridge (against a scripted media leg)', () => {
     await vi.runAllTimersAsync();
     expect(h.ended).toEqual(['agent_left']);
     expect(h.leg.last.left).toBe(true);
+  });
+
+  it('holds caller audio until the agent listens, not just until the track is up', async () => {
+    const h = await harness();
+    const leg = h.leg.last;
+    leg.emit({ type: 'published', track: 'TR_caller' });
+    leg.emit({ type: 'agent_joined', identity: 'agent-1', sid: 'PA_2' });
+    for (let i = 0; i < 10; i++) h.bridge.onMedia(frameB64(loud()), i * 20, performance.now());
+    expect(leg.callerFrames).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(700);
+    leg.emit({ type: 'caller_subscribed', track: 'TR_caller' });
+    await vi.advanceTimersByTimeAsync(200);
+    // Every word said before the agent listened reaches it.
+    expect(leg.callerFrames).toHaveLength(10);
+    expect(h.bridge.summary().agentWaitMs).toBeGreaterThanOrEqual(700);
+  });
+
+  it('sends caller audio anyway when an agent joined but never subscribed', async () => {
+    const h = await harness();
+    const leg = h.leg.last;
+    leg.emit({ type: 'published', track: 'TR_caller' });
+    leg.emit({ type: 'agent_joined', identity: 'agent-1', sid: 'PA_2' });
+    h.bridge.onMedia(frameB64(loud()), 0, performance.now());
+    await vi.advanceTimersByTimeAsync(config.AGENT_JOIN_TIMEOUT_MS + 250);
+    expect(leg.callerFrames).toHaveLength(1);
+    expect(h.closed).toHaveLength(0);
+  });
+
+  function agentSays(h: Harness, frames: number, peak = 16000): void {
+    for (let i = 0; i < frames; i++) {
+      h.leg.last.audio(encodeMulaw(tone(440, 20, 8000, 0.5)), peak);
+      vi.advanceTimersByTime(20);
+    }
+  }
+
+  it('lets a turn that ends by itself play out: no clear, no audio dropped', async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    h.leg.last.emit({ type: 'agent_state', state: 'speaking' });
+    agentSays(h, 10);
+    // The framework says "listening" while the reply's last frames are still in flight.
+    h.leg.last.emit({ type: 'agent_state', state: 'listening' });
+    agentSays(h, 5);
+    expect(h.sent.some((m) => m.event === 'clear')).toBe(false);
+    expect(h.media()).toHaveLength(15);
+  });
+
+  it('clears and drops the rest of a reply the caller talks over, until the next utterance', async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    h.leg.last.emit({ type: 'agent_state', state: 'speaking' });
+    agentSays(h, 10);
+    h.bridge.onMedia(frameB64(loud()), 0, performance.now()); // the caller starts talking
+    h.leg.last.emit({ type: 'agent_state', state: 'listening' });
+    expect(h.sent.filter((m) => m.event === 'clear')).toHaveLength(1);
+    agentSays(h, 5); // the interrupted reply still draining out of the room
+    expect(h.media()).toHaveLength(10);
+    h.leg.last.emit({ type: 'agent_state', state: 'thinking' });
+    h.leg.last.emit({ type: 'agent_state', state: 'speaking' });
+    agentSays(h, 3);
+    expect(h.media()).toHaveLength(13);
+    expect(h.bridge.summary().discardedAfterBargeIn).toBe(5);
+  });
+
+  it('clears at once when our agent says it was interrupted', async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    h.leg.last.emit({ type: 'agent_state', state: 'speaking' });
+    agentSays(h, 5);
+    h.leg.last.emit({
+      type: 'data',
+      topic: 'phonebridge.interrupted',
+      payload: '{}',
+      identity: 'agent-1',
+    });
+    expect(h.sent.filter((m) => m.event === 'clear')).toHaveLength(1);
+    agentSays(h, 5);
+    expect(h.media()).toHaveLength(5);
+    // Its next reply comes after a pause, and is played.
+    await vi.advanceTimersByTimeAsync(400);
+    agentSays(h, 2);
+    expect(h.media()).toHaveLength(7);
+  });
+
+  it.each([
+    ['is removed (its process died)', 'participant_removed', true],
+    ['times out', 'unknown_reason', true],
+    ['hangs up', 'client_initiated', false],
+  ])('when the agent %s (%s), it apologises: %s', async (_why, reason, apology) => {
+    const h = await harness();
+    h.leg.last.connect();
+    h.leg.last.emit({ type: 'agent_left', identity: 'agent-1', reason });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.media().length > 0).toBe(apology);
+    h.bridge.onMark('pb-apology');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.closed).toEqual([{ code: 1000, reason: 'agent_left' }]);
   });
 });

@@ -1,6 +1,5 @@
-import { encodeBase64, decodeBase64Into } from '../audio/base64.js';
-import { peakOf, type Codec } from '../audio/g711.js';
-import { InboundFramer } from '../audio/inbound-framer.js';
+import { encodeBase64 } from '../audio/base64.js';
+import type { Codec } from '../audio/g711.js';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import type { MediaCall, MediaEvent, MediaLeg } from '../engine/media-leg.js';
@@ -9,22 +8,22 @@ import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
+import { CallerPath, SILENCE_PEAK } from './caller-path.js';
 import { DtmfRelay } from './dtmf-relay.js';
-import { InboundPump } from './inbound-pump.js';
+import { ListenGate } from './listen-gate.js';
 import { OutboundPacer } from './outbound-pacer.js';
-import { loadPrompt } from './prompts.js';
+import { PhoneLeg } from './phone-leg.js';
+import { ReconnectWatch } from './reconnect-watch.js';
 import { answerTransfer, TRANSFER_METHOD } from './transfer.js';
+import { TurnTracker } from './turns.js';
 
-/** Below this peak a frame counts as silence (about -54 dBFS): comfort noise, not speech. */
-const SILENCE_PEAK = 64;
-/** After a hold, held silence is skipped until at most this much is buffered. */
-const CATCH_UP_TARGET_MS = 60;
-const FRAME_MS = 20;
 /** Caller frames may reach the engine this far ahead of real time before it paces them. */
 const CALLER_LEAD_MS = 40;
 /** How long a hole in the agent's packets is waited for before it is concealed. */
 const AGENT_JITTER_MS = 40;
 const DTMF_SETTLE_MS = 1000;
+/** The data topic on which our agent says its speech was interrupted. */
+export const INTERRUPTED_TOPIC = 'phonebridge.interrupted';
 
 export interface BridgeDeps {
   config: Config;
@@ -47,27 +46,20 @@ export interface BridgeStart {
 /**
  * One call's audio path: Twilio media ⇄ the media engine's LiveKit leg. The bridge makes
  * every decision (hold, catch-up, pacing, barge-in, apology, hang-up); the engine carries
- * the audio. Everything hangs off `call.signal`; `teardown` releases it all, once.
+ * the audio. Caller audio is held from the stream's start until the agent has subscribed
+ * to it, so the first words are heard, then caught up. Everything hangs off
+ * `call.signal`; `teardown` releases it all, once.
  */
 export class CallBridge {
   private leg?: MediaCall;
-  private readonly framer: InboundFramer;
-  private readonly pump: InboundPump;
+  private readonly caller: CallerPath;
   readonly pacer: OutboundPacer;
+  private readonly phone: PhoneLeg;
   private readonly dtmf: DtmfRelay;
-  private readonly decodeBuf = Buffer.alloc(64 * 1024);
-  private agentTimer?: NodeJS.Timeout;
-  private reconnectTimer?: NodeJS.Timeout;
-  private agent?: string;
-  private agentSpeaking = false;
-  private endingPhone = false;
-  private framesIn = 0;
-  private reconnections = 0;
+  private readonly turns = new TurnTracker();
+  private readonly gate: ListenGate;
+  private readonly reconnect: ReconnectWatch;
   private agentFramesOut = 0;
-  private lastMediaAt = 0;
-  /** When the engine will have played out every caller frame handed to it (virtual clock). */
-  private callerPlayedUntil = 0;
-  private onApologyHeard?: () => void;
   private engineStats?: Record<string, number>;
   private starting?: Promise<void>;
 
@@ -77,32 +69,13 @@ export class CallBridge {
     private readonly stream: BridgeStart,
   ) {
     const { config, metrics } = deps;
-    this.pump = new InboundPump({
-      maxHeldFrames: Math.ceil(config.INBOUND_HOLD_MS / FRAME_MS),
-      send: (frame) => this.sendCallerFrame(frame),
-      catchUp: {
-        queuedMs: () => Math.max(0, this.callerPlayedUntil - performance.now()),
-        isSilent: (frame) => peakOf(stream.codec, frame) < SILENCE_PEAK,
-        targetMs: CATCH_UP_TARGET_MS,
-        frameMs: FRAME_MS,
-      },
-      onSent: (receivedAt) =>
-        metrics.hopLatency.observe({ direction: 'inbound' }, performance.now() - receivedAt),
-      onDrop: () => metrics.drops.inc({ direction: 'inbound' }),
+    this.caller = new CallerPath({
+      codec: stream.codec,
+      holdMs: config.INBOUND_HOLD_MS,
+      metrics,
+      send: (frame) => this.leg?.sendCallerAudio(frame),
+      onFrame: (peak) => this.turns.onCallerFrame(peak),
     });
-    this.framer = new InboundFramer(
-      (frame) => {
-        this.framesIn++;
-        metrics.frames.inc({ direction: 'inbound' });
-        metrics.queueDepth.observe({ direction: 'inbound' }, this.pump.depth);
-        this.pump.push(frame, this.lastMediaAt);
-      },
-      {
-        codec: stream.codec,
-        maxGapFillMs: 1000,
-        onGapFilled: (ms) => metrics.gapFillMs.inc(ms),
-      },
-    );
     this.pacer = new OutboundPacer({
       streamSid: stream.streamSid,
       leadMs: config.OUTBOUND_QUEUE_MS,
@@ -111,7 +84,54 @@ export class CallBridge {
       onUnderrun: () => metrics.underruns.inc({ direction: 'outbound' }),
       onDrop: () => metrics.drops.inc({ direction: 'outbound' }),
     });
+    this.phone = new PhoneLeg(call, {
+      codec: stream.codec,
+      callControl: deps.callControl,
+      pacer: this.pacer,
+      send: stream.send,
+      closeStream: stream.closeStream,
+      endCall: deps.endCall,
+    });
     this.dtmf = new DtmfRelay((digit) => this.leg?.sendDtmf(digit), call.log);
+    this.reconnect = new ReconnectWatch({
+      timeoutMs: config.RECONNECT_TIMEOUT_MS,
+      onLost: () => {
+        metrics.reconnections.inc();
+        this.caller.hold();
+        call.log.warn(
+          { timeoutMs: config.RECONNECT_TIMEOUT_MS },
+          'LiveKit connection lost; reconnecting (holding caller audio)',
+        );
+      },
+      onRestored: () => {
+        call.log.info({ held: this.caller.held }, 'LiveKit connection restored');
+        if (this.gate.isOpen) this.caller.release();
+      },
+      onTimeout: () => {
+        call.log.error('LiveKit did not come back in time; apologising and ending the call');
+        void this.phone.apologiseAndEnd('reconnect_timeout');
+      },
+    });
+    this.gate = new ListenGate({
+      timeoutMs: config.AGENT_JOIN_TIMEOUT_MS,
+      onOpen: (heldMs, subscribed) => {
+        metrics.agentWait.observe(heldMs);
+        call.log.info(
+          { heldMs: Math.round(heldMs), heldFrames: this.caller.held },
+          subscribed
+            ? "The agent is listening to the caller's audio"
+            : "The agent never subscribed to the caller's audio; sending it anyway",
+        );
+        if (!this.reconnect.active) this.caller.release();
+      },
+      onNoAgent: () => {
+        call.log.warn(
+          { timeoutMs: config.AGENT_JOIN_TIMEOUT_MS },
+          'No agent joined in time; apologising to the caller',
+        );
+        void this.phone.apologiseAndEnd('agent_timeout');
+      },
+    });
   }
 
   /** Asks the engine to join the room and publish the caller. Never throws: failures end the call. */
@@ -122,7 +142,7 @@ export class CallBridge {
         { err: describeError(err) },
         'Could not hand the call to the media engine; apologising and ending the call',
       );
-      void this.apologiseAndEnd('error');
+      void this.phone.apologiseAndEnd('error');
     });
     return this.starting;
   }
@@ -156,16 +176,7 @@ export class CallBridge {
 
   /** One Twilio `media` message. `receivedAt` is performance.now() at arrival. */
   onMedia(payload: string, timestampMs: number | undefined, receivedAt: number): boolean {
-    let n: number;
-    try {
-      n = decodeBase64Into(payload, this.decodeBuf);
-    } catch {
-      return false;
-    }
-    if (n === 0) return false;
-    this.lastMediaAt = receivedAt;
-    this.framer.push(this.decodeBuf.subarray(0, n), timestampMs);
-    return true;
+    return this.caller.onMedia(payload, timestampMs, receivedAt);
   }
 
   onDtmf(digit: string): void {
@@ -173,10 +184,7 @@ export class CallBridge {
   }
 
   onMark(name: string): void {
-    if (name === 'pb-apology') {
-      this.onApologyHeard?.();
-      return;
-    }
+    if (this.phone.onMark(name)) return;
     const lag = this.pacer.onMarkEcho(name);
     if (lag !== undefined) this.deps.metrics.playbackLag.observe(lag);
   }
@@ -184,10 +192,10 @@ export class CallBridge {
   /** Releases every resource; runs once, from the call's teardown. */
   async teardown(): Promise<void> {
     await this.starting;
-    clearTimeout(this.agentTimer);
-    clearTimeout(this.reconnectTimer);
+    this.gate.close();
+    this.reconnect.close();
     this.dtmf.close();
-    this.pump.close();
+    this.caller.close();
     this.pacer.close();
     // Resolves once the engine has left the room: only then may the room be deleted, or a
     // join still in flight would re-create it.
@@ -196,37 +204,30 @@ export class CallBridge {
 
   summary(): Record<string, number> {
     const p = this.pacer.stats;
-    const f = this.framer.stats;
+    const c = this.caller.stats();
     const e = this.engineStats ?? {};
     return {
-      framesIn: this.framesIn,
+      ...c,
+      dropsIn: c.dropsIn + (e.callerFramesDropped ?? 0),
       framesOut: p.frames,
       underruns: p.underruns,
-      dropsIn: this.pump.drops + (e.callerFramesDropped ?? 0),
-      catchUpSkipped: this.pump.skipped,
       dropsOut: p.drops + (e.agentFramesDropped ?? 0),
-      gapFillMs: f.silenceFilledMs,
-      maxQueueIn: this.pump.maxDepth,
       maxQueueOut: p.maxQueueFrames,
-      reconnections: this.reconnections,
+      reconnections: this.reconnect.count,
       clears: p.clears,
+      discardedAfterBargeIn: this.turns.discarded,
       dtmf: this.dtmf.received,
       marksEchoed: p.marksEchoed,
+      agentWaitMs: Math.round(this.gate.heldMs ?? -1),
       agentPackets: e.agentPackets ?? 0,
       agentLostPackets: e.agentLostPackets ?? 0,
       agentConcealedFrames: e.agentConcealed ?? 0,
     };
   }
 
-  private sendCallerFrame(frame: Uint8Array): void {
-    const now = performance.now();
-    this.callerPlayedUntil = Math.max(now, this.callerPlayedUntil) + FRAME_MS;
-    this.leg?.sendCallerAudio(frame);
-  }
-
   private onEvent(ev: MediaEvent): void {
     const { call, deps } = this;
-    if (call.signal.aborted && ev.type !== 'left') return;
+    if (call.signal.aborted) return;
     switch (ev.type) {
       case 'joined':
         call.log.info(
@@ -236,25 +237,29 @@ export class CallBridge {
         return;
       case 'published':
         call.log.info({ track: ev.track }, 'Published phone audio track');
-        this.onPublished();
+        this.dtmf.armAfter(DTMF_SETTLE_MS);
+        this.gate.published();
+        return;
+      case 'caller_subscribed':
+        call.log.debug({ track: ev.track }, "The agent subscribed to the caller's audio");
+        this.gate.subscribed();
         return;
       case 'join_failed':
         call.log.error(
           { err: ev.error },
           'Could not join the LiveKit room; apologising and ending the call',
         );
-        void this.apologiseAndEnd('error');
+        void this.phone.apologiseAndEnd('error');
         return;
       case 'engine_failed':
         call.log.error(
           { reason: ev.reason },
           'The media engine failed under this call; apologising and ending it',
         );
-        void this.apologiseAndEnd('engine_failed');
+        void this.phone.apologiseAndEnd('engine_failed');
         return;
       case 'agent_joined':
-        this.agent = ev.identity;
-        clearTimeout(this.agentTimer);
+        this.gate.agentJoined();
         call.log.info({ agent: ev.identity }, 'Agent joined the room');
         return;
       case 'agent_track':
@@ -266,43 +271,32 @@ export class CallBridge {
         return;
       case 'agent_state':
         call.log.debug({ state: ev.state }, 'Agent state changed');
-        if (this.agentSpeaking && ev.state !== 'speaking') this.bargeIn(`agent state ${ev.state}`);
-        this.agentSpeaking = ev.state === 'speaking';
+        if (this.turns.onAgentState(ev.state) === 'barge-in')
+          this.bargeIn('the caller talked over the agent');
+        return;
+      case 'data':
+        if (ev.topic === INTERRUPTED_TOPIC && this.turns.onInterrupted() === 'barge-in')
+          this.bargeIn('the agent was interrupted');
         return;
       case 'agent_left':
-        // Deleting the room takes the agent out first: that is the room ending, not the agent.
-        if (ev.reason === 'room_deleted') {
-          call.log.info({ reason: ev.reason }, 'Room was deleted; ending the call');
-          void this.endPhoneLeg('room_deleted');
-          return;
-        }
-        call.log.info(
-          { agent: ev.identity, reason: ev.reason },
-          'Agent left the room; ending the call',
-        );
-        void this.endPhoneLeg('agent_left');
-        return;
-      case 'caller_subscribed':
-        call.log.info({ track: ev.track }, "The agent is listening to the caller's audio");
+        this.onAgentLeft(ev.identity, ev.reason);
         return;
       case 'reconnecting':
-        this.onReconnecting();
+        this.reconnect.lost();
         return;
       case 'reconnected':
-        clearTimeout(this.reconnectTimer);
-        call.log.info({ held: this.pump.depth }, 'LiveKit connection restored');
-        this.pump.resume();
+        this.reconnect.restored();
         return;
       case 'disconnected':
         if (ev.reason === 'room_deleted') {
           call.log.info({ reason: ev.reason }, 'Room was deleted; ending the call');
-          void this.endPhoneLeg('room_deleted');
+          void this.phone.end('room_deleted');
         } else {
           call.log.warn(
             { reason: ev.reason },
             'Disconnected from LiveKit; apologising and ending the call',
           );
-          void this.apologiseAndEnd('error');
+          void this.phone.apologiseAndEnd('error');
         }
         return;
       case 'rpc':
@@ -317,115 +311,55 @@ export class CallBridge {
           () => deps.endCall('transferred'),
         ).then((payload) => this.leg?.replyRpc(ev.id, { payload }));
         return;
-      case 'data':
       case 'dtmf':
-        return;
       case 'left':
-        this.engineStats = ev.stats;
         return;
     }
   }
 
-  private onPublished(): void {
-    const { call, deps } = this;
-    this.pump.resume();
-    this.dtmf.armAfter(DTMF_SETTLE_MS);
-    if (this.agent) return;
-    this.agentTimer = setTimeout(() => {
-      if (this.agent || call.signal.aborted) return;
-      call.log.warn(
-        { timeoutMs: deps.config.AGENT_JOIN_TIMEOUT_MS },
-        'No agent joined in time; apologising to the caller',
-      );
-      void this.apologiseAndEnd('agent_timeout');
-    }, deps.config.AGENT_JOIN_TIMEOUT_MS);
-  }
-
-  private onReconnecting(): void {
-    const { call, deps } = this;
-    this.reconnections++;
-    deps.metrics.reconnections.inc();
-    this.pump.pause();
-    call.log.warn(
-      { timeoutMs: deps.config.RECONNECT_TIMEOUT_MS },
-      'LiveKit connection lost; reconnecting (holding caller audio)',
+  private onAgentLeft(identity: string, reason: string): void {
+    const { call } = this;
+    // Deleting the room takes the agent out first: that is the room ending, not the agent.
+    if (reason === 'room_deleted') {
+      call.log.info({ reason }, 'Room was deleted; ending the call');
+      void this.phone.end('room_deleted');
+      return;
+    }
+    // An agent that hangs up leaves on purpose; one that is removed, times out or crashes
+    // leaves a caller who deserves to hear why the line went quiet.
+    const deliberate = reason === 'client_initiated';
+    call.log.info(
+      { agent: identity, reason },
+      deliberate
+        ? 'Agent left the room; ending the call'
+        : 'Agent left the room unexpectedly; apologising and ending the call',
     );
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      call.log.error('LiveKit did not come back in time; apologising and ending the call');
-      void this.apologiseAndEnd('reconnect_timeout');
-    }, deps.config.RECONNECT_TIMEOUT_MS);
+    void (deliberate ? this.phone.end('agent_left') : this.phone.apologiseAndEnd('agent_left'));
   }
 
   private onAudio(a: AgentAudio): void {
-    if (this.call.signal.aborted || this.endingPhone) return;
+    if (this.phone.ending) return;
+    const silent = a.peak < SILENCE_PEAK;
+    if (!this.turns.admitAgentFrame(silent)) return;
     if (this.agentFramesOut++ === 0) {
       this.call.log.info('Starting to stream agent audio');
       this.dtmf.openNow();
     }
     // The frame's time in the engine counts towards its hop through the bridge.
     const receivedAt = performance.now() - a.ageMicros / 1000;
-    this.pacer.push(encodeBase64(a.g711), a.peak < SILENCE_PEAK, receivedAt);
+    this.pacer.push(encodeBase64(a.g711), silent, receivedAt);
     this.deps.metrics.frames.inc({ direction: 'outbound' });
   }
 
+  /**
+   * Barge-in: drop what Twilio and we still hold. `clear` is sent even when our estimate
+   * says Twilio's queue is empty: its real buffer also holds network jitter we cannot see,
+   * and a needless clear costs nothing.
+   */
   private bargeIn(why: string): void {
-    if (this.pacer.clear(this.agentSpeaking)) {
+    if (this.pacer.clear(true)) {
       this.deps.metrics.clears.inc();
       this.call.log.info({ why }, 'Barge-in: cleared queued agent audio');
     }
-  }
-
-  /** Plays the shipped apology, waits until the caller has heard it, then ends. */
-  private async apologiseAndEnd(reason: EndReason): Promise<void> {
-    if (this.endingPhone || this.call.signal.aborted) return;
-    this.endingPhone = true;
-    const prompt = loadPrompt('apology', this.stream.codec);
-    if (prompt) {
-      this.pacer.clear();
-      // Sent at once: at the end of a call there is no barge-in to keep responsive.
-      for (const f of prompt.frames) this.stream.send(this.pacer.mediaMessage(f));
-      const heard = new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, prompt.durationMs + 1500);
-        this.onApologyHeard = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        this.call.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
-      this.pacer.mark('pb-apology');
-      await heard;
-    } else {
-      this.call.log.warn('No apology prompt found in assets/prompts; ending without it');
-    }
-    this.endingPhone = false;
-    await this.endPhoneLeg(reason);
-  }
-
-  /** Ends the phone leg: through the REST API when we can, else by closing the stream. */
-  private async endPhoneLeg(reason: EndReason): Promise<void> {
-    if (this.call.signal.aborted) return;
-    this.endingPhone = true;
-    const { callControl } = this.deps;
-    if (callControl.available) {
-      try {
-        await callControl.hangup(this.call.callSid);
-      } catch (err) {
-        this.call.log.warn(
-          { err: (err as Error).message },
-          'REST hang-up failed; closing the stream instead',
-        );
-      }
-    }
-    // Closing the stream makes Twilio continue with the TwiML after <Connect> (goodbye, hang up).
-    this.stream.closeStream(1000, reason);
-    this.deps.endCall(reason);
   }
 }

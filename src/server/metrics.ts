@@ -160,6 +160,12 @@ export function createMetrics() {
       buckets: ms,
       registers: [registry],
     }),
+    agentWait: new Histogram({
+      name: 'phonebridge_bridge_agent_wait_ms',
+      help: "Caller audio held from the stream's start until the agent subscribed to it",
+      buckets: [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000],
+      registers: [registry],
+    }),
     reconnections: new Counter({
       name: 'phonebridge_bridge_reconnections_total',
       help: 'LiveKit reconnections',

@@ -74,7 +74,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
 
   it('carries caller audio into the room and agent audio back as well-formed Twilio media', async () => {
     const { sid, stream, agent } = await placeCall(pb);
-    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
+    await pb.waitForLog(sid, "The agent is listening to the caller's audio", 10_000);
 
     await stream.play(tone(440, 1000, RATE, 0.5));
     await stream.play(new Int16Array(RATE / 2)); // trailing silence flushes jitter buffers
@@ -120,7 +120,7 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
   it('keeps the published timeline right across a 200 ms gap and a 500 ms burst', async () => {
     const gapFillBefore = await gapFillMs(pb);
     const { sid, stream, agent } = await placeCall(pb);
-    await pb.waitForLog(sid, 'Published phone audio track', 10_000);
+    await pb.waitForLog(sid, "The agent is listening to the caller's audio", 10_000);
     const a = tone(600, 400, RATE, 0.5);
     await stream.play(a);
     stream.skip(200); // 200 ms never arrives
@@ -145,21 +145,49 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await agent.leave();
   });
 
-  it('sends clear on barge-in and tracks marks', async () => {
+  it('clears on barge-in and plays none of the interrupted reply after it', async () => {
     const { sid, stream, agent } = await placeCall(pb);
     await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
     await agent.setState('speaking');
+    // An agent that, like many, does not stop its audio at once when interrupted.
     const talking = agent.say(tone(800, 1500, RATE, 0.5));
     await waitFor(() => stream.mediaOut().length > 30, 5000, 'agent audio');
+    const callerTalks = stream.play(tone(300, 600, RATE, 0.5));
+    await new Promise((r) => setTimeout(r, 200));
     await agent.setState('listening');
     await waitFor(() => stream.received.some((m) => m.event === 'clear'), 5000, 'clear');
+    const atClear = stream.received.findIndex((m) => m.event === 'clear');
     await talking;
-    expect(stream.received.find((m) => m.event === 'clear')!.streamSid).toBe(stream.streamSid);
+    await callerTalks;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stream.received[atClear]!.streamSid).toBe(stream.streamSid);
+    // Not one frame of the rest of the 800 Hz reply reached the caller after the clear.
+    const after = stream.received.slice(atClear).filter((m) => m.event === 'media');
+    expect(after).toHaveLength(0);
     expect(stream.received.filter((m) => m.event === 'mark').length).toBeGreaterThan(0);
     await hangUp(pb, stream, sid);
     const summary = pb.logs.find((l) => l.callSid === sid && l.msg === 'Bridge summary')!;
-    expect(summary.clears).toBeGreaterThanOrEqual(1);
+    expect(summary.clears).toBe(1);
+    expect(summary.discardedAfterBargeIn).toBeGreaterThan(0);
     expect(summary.marksEchoed).toBeGreaterThan(0);
+    await agent.leave();
+  });
+
+  it('plays a turn that ends by itself to its last frame, with no clear', async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
+    const before = stream.mediaOut().length;
+    await agent.setState('speaking');
+    await agent.say(tone(900, 1000, RATE, 0.5));
+    // The framework flips to listening as soon as its queue is empty: the reply's tail is
+    // still in the SFU, the engine and the pacer.
+    await agent.setState('listening');
+    await agent.say(new Int16Array(RATE / 2));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stream.received.some((m) => m.event === 'clear')).toBe(false);
+    const span = activeSpan(stream.heard().subarray(before * 160));
+    expect(span.endMs - span.startMs).toBeGreaterThan(960);
+    await hangUp(pb, stream, sid);
     await agent.leave();
   });
 

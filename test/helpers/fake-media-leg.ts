@@ -47,11 +47,12 @@ export class FakeMediaCall implements MediaCall {
     this.handlers.onAudio({ callId: 1, peak, flags: 0, ageMicros, g711 });
   }
 
-  /** The usual start: joined, published, an agent with its audio subscribed. */
+  /** The usual start: joined, published, an agent listening, its audio subscribed. */
   connect(agent = 'agent-1'): void {
     this.emit({ type: 'joined', room: 'call-x', identity: 'phone-1', sid: 'PA_1' });
     this.emit({ type: 'published', track: 'TR_caller' });
     this.emit({ type: 'agent_joined', identity: agent, sid: 'PA_2' });
+    this.emit({ type: 'caller_subscribed', track: 'TR_caller' });
     this.emit({ type: 'agent_track', action: 'subscribed', track: 'TR_agent' });
   }
 }

@@ -22,6 +22,9 @@ export const ErrorCodes = {
   PB_ERR_OPENAI: 'OpenAI request failed',
   PB_ERR_SIM: 'simulated call failed',
   PB_ERR_WAV: 'unreadable WAV audio',
+  PB_ERR_REDIS_START: 'local redis-server failed to start',
+  PB_ERR_SIP_PROVISIONING:
+    'SIP trunk or dispatch rule missing, different from the configuration, or refused',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -56,9 +56,7 @@ describe('the inbound trunk phonebridge wants', () => {
 
   it('would not match our INVITEs if it listed phone numbers', () => {
     const withNumbers = new SIPInboundTrunkInfo({ numbers: ['+15557654321'] });
-    expect(trunkMatches(withNumbers, { toUser: 'call-CA1', fromUser: '+15551234567' })).toBe(
-      false,
-    );
+    expect(trunkMatches(withNumbers, { toUser: 'call-CA1', fromUser: '+15551234567' })).toBe(false);
   });
 
   it('is recognised by its metadata marker, which holds no plaintext password', () => {

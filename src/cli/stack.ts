@@ -8,6 +8,7 @@ import { LocalLiveKit } from '../livekit/local.js';
 import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import type { AgentWorker } from '../agent/worker.js';
+import { provisionSipForStack, sipStackEnv } from './sip-stack.js';
 
 export interface StackOptions {
   env?: Env;
@@ -20,6 +21,8 @@ export interface StackOptions {
    */
   agentFrameworkLogLevel?: Config['LOG_LEVEL'];
   onProgress?: (line: string) => void;
+  /** BRIDGE_MODE=sip: a local livekit-server with Redis, the trunk and rule provisioned. */
+  sip?: boolean;
 }
 
 export interface Stack {
@@ -30,6 +33,8 @@ export interface Stack {
   agent?: AgentWorker;
   /** True when TWILIO_AUTH_TOKEN was generated for this run (dev only). */
   generatedAuthToken: boolean;
+  /** True when SIP_USERNAME/SIP_PASSWORD were generated for this run (`sip`). */
+  generatedSipCredentials?: boolean;
   stop(): Promise<void>;
 }
 
@@ -56,7 +61,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let livekit: LocalLiveKit | undefined;
     if (!config.LIVEKIT_URL) {
       opts.onProgress?.('Starting local livekit-server…');
-      livekit = await LocalLiveKit.start({ onProgress: opts.onProgress });
+      livekit = await LocalLiveKit.start({ onProgress: opts.onProgress, sip: opts.sip });
       stops.push(() => livekit!.stop());
       env.LIVEKIT_URL = livekit.url;
       env.LIVEKIT_API_KEY = livekit.apiKey;
@@ -67,7 +72,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env.TWILIO_AUTH_TOKEN = randomBytes(16).toString('hex');
       generatedAuthToken = true;
     }
+    const sip = opts.sip ? sipStackEnv(env) : undefined;
     config = loadConfig(env);
+    if (opts.sip) await provisionSipForStack(config, opts.onProgress);
 
     let agent: AgentWorker | undefined;
     if (opts.agent) {
@@ -96,7 +103,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stops.push(() => server.shutdown());
     await waitForHealth(server.url);
     stops.unshift(() => dispose());
-    return { config, server, url: server.url, livekit, agent, generatedAuthToken, stop };
+    return {
+      config,
+      server,
+      url: server.url,
+      livekit,
+      agent,
+      generatedAuthToken,
+      generatedSipCredentials: sip?.generatedCredentials,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

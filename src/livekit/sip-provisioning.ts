@@ -88,9 +88,29 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const byAge = <T extends { createdAt?: { seconds: bigint; nanos: number } }>(a: T, b: T): number =>
-  Number((a.createdAt?.seconds ?? 0n) - (b.createdAt?.seconds ?? 0n)) ||
-  (a.createdAt?.nanos ?? 0) - (b.createdAt?.nanos ?? 0);
+type Stamped = { createdAt?: { seconds: bigint; nanos: number } };
+const age = (x: Stamped): number =>
+  Number(x.createdAt?.seconds ?? 0n) * 1e3 + (x.createdAt?.nanos ?? 0) / 1e6;
+
+/**
+ * Picks one of several candidates deterministically: by `keys` in order, then oldest,
+ * then smallest ID. The SIP API lists in no particular order (self-hosted, from a Redis
+ * hash) and may not stamp creation times, so order alone would choose at random.
+ */
+function pick<T extends Stamped>(
+  items: T[],
+  id: (x: T) => string,
+  ...keys: ((x: T) => number)[]
+): [T | undefined, T[]] {
+  const sorted = [...items].sort((a, b) => {
+    for (const k of keys) {
+      const d = k(a) - k(b);
+      if (d !== 0) return d;
+    }
+    return age(a) - age(b) || id(a).localeCompare(id(b));
+  });
+  return [sorted[0], sorted.slice(1)];
+}
 
 /**
  * phonebridge's trunk and dispatch rule in LiveKit's SIP service: what is there (`inspect`)
@@ -113,25 +133,36 @@ export class SipProvisioner {
     const trunks = await call('listing SIP inbound trunks', () =>
       this.client.listSipInboundTrunk(),
     );
-    const ours = trunks.filter(isOurTrunk).sort(byAge);
-    const [trunk, ...extraTrunks] = ours;
-    const conflictingTrunks = trunks.filter(
-      (t) => !isOurTrunk(t) && t.numbers.length === 0 && t.allowedNumbers.length === 0,
-    );
-    const state: SipState = { extraTrunks, extraRules: [], conflictingTrunks };
-    if (trunk) state.trunk = { item: trunk, differences: trunkDifferences(trunk, this.trunk()) };
-
     const rules = await call('listing SIP dispatch rules', () => this.client.listSipDispatchRule());
-    const ourRules = rules.filter(isOurRule).sort(byAge);
-    // Prefer the rule already attached to our trunk when there are several.
-    const attached = ourRules.find((r) => trunk && r.trunkIds.includes(trunk.sipTrunkId));
-    const rule = attached ?? ourRules[0];
-    state.extraRules = ourRules.filter((r) => r !== rule);
-    if (rule)
-      state.rule = {
-        item: rule,
-        differences: ruleDifferences(rule, ruleSpec(trunk?.sipTrunkId ?? '')),
-      };
+    const ourRules = rules.filter(isOurRule);
+    const spec = this.trunk();
+    const trunkDiffs = new Map(
+      trunks.filter(isOurTrunk).map((t) => [t, trunkDifferences(t, spec)] as const),
+    );
+    // Of several trunks of ours, keep the one closest to the configuration, then one a rule
+    // of ours points at.
+    const [trunk, extraTrunks] = pick(
+      [...trunkDiffs.keys()],
+      (t) => t.sipTrunkId,
+      (t) => trunkDiffs.get(t)!.length,
+      (t) => (ourRules.some((r) => r.trunkIds.includes(t.sipTrunkId)) ? 0 : 1),
+    );
+    const rspec = ruleSpec(trunk?.sipTrunkId ?? '');
+    const [rule, extraRules] = pick(
+      ourRules,
+      (r) => r.sipDispatchRuleId,
+      (r) => (trunk && r.trunkIds.includes(trunk.sipTrunkId) ? 0 : 1),
+      (r) => ruleDifferences(r, rspec).length,
+    );
+    const state: SipState = {
+      extraTrunks,
+      extraRules,
+      conflictingTrunks: trunks.filter(
+        (t) => !isOurTrunk(t) && t.numbers.length === 0 && t.allowedNumbers.length === 0,
+      ),
+    };
+    if (trunk) state.trunk = { item: trunk, differences: trunkDiffs.get(trunk)! };
+    if (rule) state.rule = { item: rule, differences: ruleDifferences(rule, rspec) };
     return state;
   }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, requireSettings } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import type { SIPDispatchRuleInfo } from 'livekit-server-sdk';
 import { roomForCall } from '../livekit/sip-spec.js';
 import {
   SipProvisioner,
@@ -81,7 +82,7 @@ export function report(config: Config, state: SipState, actions?: SetupAction[])
     const room = roomForCall(rule, EXAMPLE_CALL);
     lines.push(
       `  dispatch rule   ${rule.sipDispatchRuleId} '${rule.name}'  ${verdict(r.differences)}`,
-      `                  ${rule.rule?.rule.case ?? 'no rule'}: To user ${EXAMPLE_CALL} → room ${room ?? '(not predictable)'}; trunks ${rule.trunkIds.join(', ') || 'any'}`,
+      `                  ${ruleKind(rule)}: To user ${EXAMPLE_CALL} → room ${room ?? '(not predictable)'}; trunks ${rule.trunkIds.join(', ') || 'any'}`,
     );
   }
   for (const x of state.extraTrunks)
@@ -103,6 +104,13 @@ export function report(config: Config, state: SipState, actions?: SetupAction[])
       : 'Ready for BRIDGE_MODE=sip.',
   );
   return lines.join('\n');
+}
+
+function ruleKind(rule: SIPDispatchRuleInfo): string {
+  const r = rule.rule?.rule;
+  if (r?.case === 'dispatchRuleCallee')
+    return `callee rule, prefix '${r.value.roomPrefix}'${r.value.randomize ? ', randomised' : ''}${r.value.pin ? ', PIN' : ''}`;
+  return r?.case ? `${r.case.replace(/^dispatchRule/, '').toLowerCase()} rule` : 'no rule';
 }
 
 function verdict(differences: string[]): string {

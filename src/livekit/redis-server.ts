@@ -37,6 +37,10 @@ export class LocalRedis {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** `127.0.0.1:port`, as livekit-server's `redis.address` wants it. */
   get address(): string {
     return `127.0.0.1:${this.port}`;

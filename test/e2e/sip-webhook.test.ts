@@ -93,6 +93,15 @@ describeWithRedis('a webhook in SIP mode, after `phonebridge sip setup`', () => 
     const again = await incoming(sid);
     expect(again.sip['#text']).toBe(sip['#text']);
     expect((await dispatch.listDispatch(room)).map((d) => d.agentName)).toEqual([AGENT_NAME]);
+    // ... and on another instance behind the load balancer, which never saw the first one.
+    const other = await startPhonebridge(env, lk());
+    try {
+      const res = await twilioPost(other.url, '/incoming-call', callParams(sid));
+      expect(res.status).toBe(200);
+      expect((await dispatch.listDispatch(room)).map((d) => d.agentName)).toEqual([AGENT_NAME]);
+    } finally {
+      await other.stop();
+    }
 
     await twilioPost(pb.url, '/call-status', { ...callParams(sid), CallStatus: 'completed' });
   });

@@ -34,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     onProgress: (l) => console.error(l),
   });
   const { config } = stack;
+  const generatedSip = values.sip && !base.SIP_USERNAME && base.SIP_ALLOWED_ADDRESSES.length === 0;
   const publicUrl = config.PUBLIC_URL ?? stack.url;
   console.log(
     [
@@ -45,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
       `  Capacity     ${config.MAX_CONCURRENT_CALLS} concurrent calls`,
       ...(config.BRIDGE_MODE === 'sip'
         ? [
-            `  SIP          <Dial><Sip> to ${config.LIVEKIT_SIP_HOST} over ${config.SIP_TRANSPORT}, user ${config.SIP_USERNAME ?? '(none)'}${stack.generatedSipCredentials ? ' (password generated for this run)' : ''}`,
+            `  SIP          <Dial><Sip> to ${config.LIVEKIT_SIP_HOST} over ${config.SIP_TRANSPORT}, user ${config.SIP_USERNAME ?? '(none)'}${generatedSip ? ' (password generated for this run)' : ''}`,
             '               trunk and dispatch rule provisioned; no SIP service runs here, so calls get a room and an agent but no audio',
           ]
         : []),

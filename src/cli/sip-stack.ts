@@ -6,18 +6,19 @@ import { SipProvisioner } from '../livekit/sip-provisioning.js';
 /** Where `dev --sip` points the TwiML when LIVEKIT_SIP_HOST is unset: nothing listens there. */
 export const LOCAL_SIP_HOST = '127.0.0.1:5060';
 
+/** The SIP user `dev --sip` makes up when the environment restricts the trunk in no way. */
+export const DEV_SIP_USERNAME = 'phonebridge-dev';
+
 /**
  * SIP-mode settings for a local stack: BRIDGE_MODE=sip, a SIP host, and SIP credentials
- * generated for this run unless the environment restricts the trunk already. Returns
- * whether credentials were generated.
+ * generated for this run unless the environment restricts the trunk already.
  */
-export function sipStackEnv(env: Env): { generatedCredentials: boolean } {
+export function sipStackEnv(env: Env): void {
   env.BRIDGE_MODE = 'sip';
   env.LIVEKIT_SIP_HOST ||= LOCAL_SIP_HOST;
-  if (env.SIP_USERNAME || env.SIP_ALLOWED_ADDRESSES) return { generatedCredentials: false };
-  env.SIP_USERNAME = 'phonebridge-dev';
+  if (env.SIP_USERNAME || env.SIP_ALLOWED_ADDRESSES) return;
+  env.SIP_USERNAME = DEV_SIP_USERNAME;
   env.SIP_PASSWORD = randomBytes(18).toString('base64url');
-  return { generatedCredentials: true };
 }
 
 /** `phonebridge sip setup` for the stack, before the server's start-up check runs. */

@@ -4,11 +4,11 @@ import { loadConfig, readDotEnv, type Env } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { provisionSipForStack, sipStackEnv } from './sip-stack.js';
 import { LocalLiveKit } from '../livekit/local.js';
 import { installFfiFinalizerGuard } from '../livekit/ffi-guard.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import type { AgentWorker } from '../agent/worker.js';
-import { provisionSipForStack, sipStackEnv } from './sip-stack.js';
 
 export interface StackOptions {
   env?: Env;
@@ -33,8 +33,6 @@ export interface Stack {
   agent?: AgentWorker;
   /** True when TWILIO_AUTH_TOKEN was generated for this run (dev only). */
   generatedAuthToken: boolean;
-  /** True when SIP_USERNAME/SIP_PASSWORD were generated for this run (`sip`). */
-  generatedSipCredentials?: boolean;
   stop(): Promise<void>;
 }
 
@@ -46,6 +44,7 @@ export interface Stack {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   installFfiFinalizerGuard(opts.log);
   const env: Env = { ...(opts.env ?? { ...readDotEnv(), ...process.env }) };
+  if (opts.sip) sipStackEnv(env);
   let config = loadConfig(env);
   const stops: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
@@ -72,9 +71,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env.TWILIO_AUTH_TOKEN = randomBytes(16).toString('hex');
       generatedAuthToken = true;
     }
-    const sip = opts.sip ? sipStackEnv(env) : undefined;
     config = loadConfig(env);
-    if (opts.sip) await provisionSipForStack(config, opts.onProgress);
 
     let agent: AgentWorker | undefined;
     if (opts.agent) {
@@ -98,21 +95,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         );
     }
 
+    // Before the server, whose start-up check in SIP mode wants the trunk and rule there.
+    if (opts.sip) await provisionSipForStack(config, opts.onProgress);
     opts.onProgress?.('Starting phonebridge…');
     const server = await startServer(config, opts.log);
     stops.push(() => server.shutdown());
     await waitForHealth(server.url);
     stops.unshift(() => dispose());
-    return {
-      config,
-      server,
-      url: server.url,
-      livekit,
-      agent,
-      generatedAuthToken,
-      generatedSipCredentials: sip?.generatedCredentials,
-      stop,
-    };
+    return { config, server, url: server.url, livekit, agent, generatedAuthToken, stop };
   } catch (err) {
     await stop();
     throw err;

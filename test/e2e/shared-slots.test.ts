@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedSlots } from '../../src/bridge/shared-slots.js';
 import { createLogger } from '../../src/log.js';
 import { waitFor } from '../helpers/livekit.js';
@@ -10,7 +10,7 @@ import {
   twilioPost,
   type TestServer,
 } from '../helpers/phonebridge.js';
-import { describeWithRedis, startRedis } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
 
 async function answer(pb: TestServer, sid: string): Promise<'connect' | 'busy'> {
   const twiml = parseTwimlXml(
@@ -19,7 +19,7 @@ async function answer(pb: TestServer, sid: string): Promise<'connect' | 'busy'> 
   return twiml.Response.Reject ? 'busy' : 'connect';
 }
 
-describeWithRedis('MAX_CONCURRENT_CALLS across instances sharing Redis', () => {
+describe('MAX_CONCURRENT_CALLS across instances sharing Redis', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let a: TestServer;
   let b: TestServer;

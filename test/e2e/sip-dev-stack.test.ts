@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
+import { DEV_SIP_USERNAME } from '../../src/cli/sip-stack.js';
 import { startStack } from '../../src/cli/stack.js';
 import { SipProvisioner, describeProblems } from '../../src/livekit/sip-provisioning.js';
 import { createLogger } from '../../src/log.js';
 import { parseSipUri } from '../../src/twilio/sip-uri.js';
 import { callParams, callSid, parseTwimlXml, twilioPost } from '../helpers/phonebridge.js';
-import { describeWithRedis } from '../helpers/redis.js';
+import { describeWithRedis } from '../helpers/sip.js';
 
 function alive(pid: number | undefined): boolean {
   if (!pid) return false;
@@ -28,7 +29,7 @@ describeWithRedis('the `dev --sip` stack', () => {
     try {
       expect(alive(redisPid)).toBe(true);
       expect(stack.config.BRIDGE_MODE).toBe('sip');
-      expect(stack.generatedSipCredentials).toBe(true);
+      expect(stack.config.SIP_USERNAME).toBe(DEV_SIP_USERNAME);
       expect(stack.config.SIP_PASSWORD?.length).toBeGreaterThanOrEqual(12);
       const state = await new SipProvisioner(
         {

@@ -9,8 +9,7 @@ import { roomForCall } from '../../src/livekit/sip-spec.js';
 import { startServer } from '../../src/server/start.js';
 import { livekit } from '../helpers/livekit.js';
 import { testConfig } from '../helpers/phonebridge.js';
-import { describeWithRedis } from '../helpers/redis.js';
-import { SIP_ENV, sipClient, useSipLiveKit } from '../helpers/sip.js';
+import { SIP_ENV, describeWithRedis, sipClient, useSipLiveKit } from '../helpers/sip.js';
 
 const BIN = fileURLToPath(new URL('../../bin/phonebridge.js', import.meta.url));
 

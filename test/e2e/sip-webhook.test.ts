@@ -14,8 +14,7 @@ import {
   twilioPost,
   type TestServer,
 } from '../helpers/phonebridge.js';
-import { describeWithRedis } from '../helpers/redis.js';
-import { SIP_ENV, sipClient, useSipLiveKit } from '../helpers/sip.js';
+import { SIP_ENV, describeWithRedis, sipClient, useSipLiveKit } from '../helpers/sip.js';
 
 const AGENT_NAME = 'sip-test-agent';
 

@@ -10,6 +10,9 @@ export const ErrorCodes = {
   PB_ERR_LIVEKIT_AUTH: 'LiveKit rejected the API key or secret',
   PB_ERR_ROOM_CREATE: 'room creation failed',
   PB_ERR_DISPATCH: 'agent dispatch failed',
+  PB_ERR_REDIS_START: 'local redis-server failed to start',
+  PB_ERR_SIP_PROVISIONING:
+    'SIP trunk or dispatch rule missing, different from the configuration, or refused',
   PB_ERR_SIGNATURE: 'Twilio signature missing or invalid',
   PB_ERR_BAD_REQUEST: 'request failed validation',
   PB_ERR_CAPACITY: 'at capacity',

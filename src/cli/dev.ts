@@ -4,23 +4,37 @@ import { loadConfig } from '../config/load.js';
 import { onShutdownSignal } from './signals.js';
 import { startStack } from './stack.js';
 
-const HELP = `Usage: phonebridge dev
+const HELP = `Usage: phonebridge dev [--sip]
 
 Starts local livekit-server (unless LIVEKIT_URL is set), phonebridge and the agent, and
 keeps them running for a real Twilio number or for \`phonebridge call\`. Honours PORT,
 HOST, PUBLIC_URL, TWILIO_AUTH_TOKEN (generated and printed when unset), MAX_CONCURRENT_CALLS
-and AGENT_MODE. Ctrl-C stops everything.`;
+and AGENT_MODE. Ctrl-C stops everything.
+
+  --sip   BRIDGE_MODE=sip: the local livekit-server gets a throwaway redis-server (Debian's
+          redis-server package) for its SIP API, and the trunk and dispatch rule are
+          provisioned (SIP_USERNAME/SIP_PASSWORD generated unless set). No SIP service runs
+          here, so calls get their room and agent but no audio (docs/sip.md).`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, sip: { type: 'boolean' } },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
   const base = loadConfig();
   const log = createLogger({ level: base.LOG_LEVEL });
-  const stack = await startStack({ log, agent: true, onProgress: (l) => console.error(l) });
+  const stack = await startStack({
+    log,
+    agent: true,
+    sip: values.sip,
+    onProgress: (l) => console.error(l),
+  });
   const { config } = stack;
+  const generatedSip = values.sip && !base.SIP_USERNAME && base.SIP_ALLOWED_ADDRESSES.length === 0;
   const publicUrl = config.PUBLIC_URL ?? stack.url;
   console.log(
     [
@@ -30,6 +44,12 @@ export async function run(argv: string[]): Promise<number> {
       `  LiveKit      ${config.LIVEKIT_URL}${stack.livekit ? ' (local livekit-server)' : ''}`,
       `  Agent        ${config.AGENT_MODE} mode, registered as ${config.AGENT_NAME}`,
       `  Capacity     ${config.MAX_CONCURRENT_CALLS} concurrent calls`,
+      ...(config.BRIDGE_MODE === 'sip'
+        ? [
+            `  SIP          <Dial><Sip> to ${config.LIVEKIT_SIP_HOST} over ${config.SIP_TRANSPORT}, user ${config.SIP_USERNAME ?? '(none)'}${generatedSip ? ' (password generated for this run)' : ''}`,
+            '               trunk and dispatch rule provisioned; no SIP service runs here, so calls get a room and an agent but no audio',
+          ]
+        : []),
       stack.generatedAuthToken
         ? `  Auth token   ${config.TWILIO_AUTH_TOKEN} (generated for this run; set TWILIO_AUTH_TOKEN for a real number)`
         : '',

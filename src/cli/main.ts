@@ -39,6 +39,11 @@ const commands: Record<string, Command> = {
     load: () => import('./load.js'),
     reportsOnStdout: true,
   },
+  sip: {
+    summary: "provision (setup) or check (status) LiveKit's SIP trunk and dispatch rule",
+    load: () => import('./sip.js'),
+    reportsOnStdout: true,
+  },
   responder: {
     summary: 'serve many rooms from one process as a loopback agent (load tests)',
     load: () => import('./responder.js'),

@@ -11,6 +11,8 @@ POST /call-status, GET /health, GET /metrics, and supervises the media engine th
 carries every call's LiveKit audio (built from engine/ on first use, or
 PHONEBRIDGE_ENGINE_BIN). Needs LIVEKIT_URL, LIVEKIT_API_KEY,
 LIVEKIT_API_SECRET and TWILIO_AUTH_TOKEN (see README.md for every variable).
+With BRIDGE_MODE=sip it first checks LiveKit's SIP trunk and dispatch rule and stops,
+saying what is missing, unless \`phonebridge sip setup\` has provisioned them.
 SIGTERM/SIGINT drain active calls for up to DRAIN_TIMEOUT_MS, then exit 0.`;
 
 export async function run(argv: string[]): Promise<number> {

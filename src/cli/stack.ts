@@ -3,6 +3,7 @@ import { loadConfig, readDotEnv, type Env } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { provisionSipForStack, sipStackEnv } from './sip-stack.js';
 import { LocalLiveKit } from '../livekit/local.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import type { AgentWorker } from '../agent/worker.js';
@@ -19,6 +20,8 @@ export interface StackOptions {
    */
   agentFrameworkLogLevel?: Config['LOG_LEVEL'];
   onProgress?: (line: string) => void;
+  /** BRIDGE_MODE=sip: a local livekit-server with Redis, the trunk and rule provisioned. */
+  sip?: boolean;
 }
 
 export interface Stack {
@@ -41,6 +44,7 @@ export interface Stack {
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const env: Env = { ...(opts.env ?? { ...readDotEnv(), ...process.env }) };
+  if (opts.sip) sipStackEnv(env);
   let config = loadConfig(env);
   const stops: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
@@ -56,7 +60,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let livekit: LocalLiveKit | undefined;
     if (!config.LIVEKIT_URL) {
       opts.onProgress?.('Starting local livekit-server…');
-      livekit = await LocalLiveKit.start({ onProgress: opts.onProgress });
+      livekit = await LocalLiveKit.start({ onProgress: opts.onProgress, sip: opts.sip });
       stops.push(() => livekit!.stop());
       env.LIVEKIT_URL = livekit.url;
       env.LIVEKIT_API_KEY = livekit.apiKey;
@@ -108,6 +112,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         );
     }
 
+    // Before the server, whose start-up check in SIP mode wants the trunk and rule there.
+    if (opts.sip) await provisionSipForStack(config, opts.onProgress);
     opts.onProgress?.('Starting phonebridge…');
     const server = await startServer(config, opts.log);
     stops.push(() => server.shutdown());

@@ -80,4 +80,35 @@ describe('loadConfig', () => {
     ).toEqual(['+15551234567', '+442071234567']);
     expect(configError({ TRANSFER_ALLOWLIST: '5551234' })).toMatch(/E\.164/);
   });
+
+  it('parses SIP allowed addresses and refuses what LiveKit would silently ignore', () => {
+    expect(
+      loadConfig({ SIP_ALLOWED_ADDRESSES: '54.172.60.0/30, 203.0.113.5,2001:db8::/32' })
+        .SIP_ALLOWED_ADDRESSES,
+    ).toEqual(['54.172.60.0/30', '203.0.113.5', '2001:db8::/32']);
+    expect(configError({ SIP_ALLOWED_ADDRESSES: '54.172.60.0/33' })).toMatch(/IP address or CIDR/);
+    expect(configError({ SIP_ALLOWED_ADDRESSES: 'twilio.com' })).toMatch(/IP address or CIDR/);
+  });
+
+  it('in SIP mode, wants the trunk restricted, a bare SIP host, and a password worth having', () => {
+    const sip = { BRIDGE_MODE: 'sip', LIVEKIT_SIP_HOST: 'abc.sip.livekit.cloud' };
+    expect(configError(sip)).toMatch(/SIP_USERNAME\/SIP_PASSWORD or SIP_ALLOWED_ADDRESSES/);
+    expect(loadConfig({ ...sip, SIP_ALLOWED_ADDRESSES: '54.172.60.0/30' }).BRIDGE_MODE).toBe('sip');
+    expect(
+      loadConfig({ ...sip, SIP_USERNAME: 'twilio', SIP_PASSWORD: 'long-enough-secret' })
+        .SIP_USERNAME,
+    ).toBe('twilio');
+    const short = configError({ ...sip, SIP_USERNAME: 'twilio', SIP_PASSWORD: 'Qw7short' });
+    expect(short).toMatch(/SIP_PASSWORD must be at least 12 characters/);
+    expect(short).not.toContain('Qw7short');
+    expect(configError({ SIP_PASSWORD: 'long-enough-secret' })).toMatch(/SIP_USERNAME is required/);
+    expect(
+      configError({ ...sip, LIVEKIT_SIP_HOST: 'sip:abc.sip.livekit.cloud;transport=tcp' }),
+    ).toMatch(/LIVEKIT_SIP_HOST must be a host name/);
+    expect(loadConfig({ LIVEKIT_SIP_HOST: '203.0.113.7:5060' }).LIVEKIT_SIP_HOST).toBe(
+      '203.0.113.7:5060',
+    );
+    const c = loadConfig({});
+    expect(() => requireSettings(c, ['sip-trunk'])).toThrow(/SIP_ALLOWED_ADDRESSES/);
+  });
 });

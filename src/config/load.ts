@@ -43,6 +43,10 @@ export function loadConfig(env: Env = { ...readDotEnv(), ...process.env }): Conf
     }
     if (c.SIP_USERNAME && !c.SIP_PASSWORD)
       problems.push('SIP_PASSWORD is required when SIP_USERNAME is set');
+    if (c.SIP_PASSWORD && !c.SIP_USERNAME)
+      problems.push('SIP_USERNAME is required when SIP_PASSWORD is set');
+    if (c.BRIDGE_MODE === 'sip' && !c.SIP_USERNAME && c.SIP_ALLOWED_ADDRESSES.length === 0)
+      problems.push(SIP_TRUNK_RESTRICTION);
   }
   if (problems.length > 0 || !parsed.success) {
     throw new PbError('PB_ERR_CONFIG', `Invalid configuration: ${problems.join('; ')}`);
@@ -51,7 +55,10 @@ export function loadConfig(env: Env = { ...readDotEnv(), ...process.env }): Conf
   return Object.freeze({ ...parsed.data, AGENT_MODE: agentMode });
 }
 
-export type Requirement = 'livekit' | 'twilio-signature';
+const SIP_TRUNK_RESTRICTION =
+  "SIP_USERNAME/SIP_PASSWORD or SIP_ALLOWED_ADDRESSES is required for SIP: LiveKit's inbound trunk must know whose INVITEs to accept";
+
+export type Requirement = 'livekit' | 'twilio-signature' | 'sip-trunk';
 
 /** Checks what one command needs beyond the schema, with one line naming the variable and why. */
 export function requireSettings(config: Config, needs: Requirement[]): void {
@@ -70,6 +77,12 @@ export function requireSettings(config: Config, needs: Requirement[]): void {
       'TWILIO_AUTH_TOKEN is not set: it is needed to validate X-Twilio-Signature (set TWILIO_VALIDATE_SIGNATURE=false only for local experiments)',
     );
   }
+  if (
+    needs.includes('sip-trunk') &&
+    !config.SIP_USERNAME &&
+    config.SIP_ALLOWED_ADDRESSES.length === 0
+  )
+    problems.push(SIP_TRUNK_RESTRICTION);
   if (problems.length > 0)
     throw new PbError('PB_ERR_CONFIG', `Invalid configuration: ${problems.join('; ')}`);
 }

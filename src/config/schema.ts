@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -20,6 +21,27 @@ const livekitUrl = z
   .refine((u) => /^(wss?|https?):\/\//.test(u), {
     message: 'must start with ws://, wss://, http:// or https://',
   });
+
+/** `203.0.113.5` or `203.0.113.0/24` (v4 or v6): LiveKit silently ignores a mask it cannot parse. */
+function isAddressOrCidr(value: string): boolean {
+  const [ip, bits, extra] = value.split('/');
+  const family = ip ? isIP(ip) : 0;
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+const commaList = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item));
 
 /**
  * Every setting phonebridge reads, with defaults. Names follow the ecosystem's own
@@ -53,10 +75,33 @@ export const configSchema = z.object({
   OPENAI_BASE_URL: httpUrl.optional(),
 
   BRIDGE_MODE: z.enum(['stream', 'sip']).default('stream'),
-  LIVEKIT_SIP_HOST: z.string().min(1).optional(),
+  LIVEKIT_SIP_HOST: z
+    .string()
+    .regex(/^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, {
+      message:
+        'must be a host name or address with an optional port, such as abc123.sip.livekit.cloud (no sip:, no ;transport)',
+    })
+    .optional(),
   SIP_TRANSPORT: z.enum(['udp', 'tcp', 'tls']).default('tcp'),
-  SIP_USERNAME: z.string().min(1).optional(),
-  SIP_PASSWORD: z.string().min(1).optional(),
+  SIP_USERNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._@+-]{1,64}$/, {
+      message: 'must be 1-64 letters, digits, dot, dash, underscore, @ or +',
+    })
+    .optional(),
+  // The trunk is a public SIP endpoint: a guessable password lets anyone reach the agent.
+  SIP_PASSWORD: z
+    .string()
+    .min(12, { message: 'must be at least 12 characters: it guards a public SIP endpoint' })
+    .max(128, { message: 'must be at most 128 characters' })
+    .regex(/^[\x21-\x7E]+$/, { message: 'must be printable ASCII without spaces' })
+    .optional(),
+  /** Source addresses (IPs or CIDRs) LiveKit's inbound trunk accepts INVITEs from. */
+  SIP_ALLOWED_ADDRESSES: commaList(
+    z.string().refine(isAddressOrCidr, {
+      message: 'each entry must be an IP address or CIDR such as 203.0.113.0/24',
+    }),
+  ).default([]),
 
   MAX_CONCURRENT_CALLS: int(1, 100000).default(150),
   TOKEN_TTL_SECONDS: int(60, 86400).default(3600),

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { PbError } from '../errors.js';
 import { ensureLiveKitServer } from './server-bin.js';
+import { LocalRedis } from './redis-server.js';
 
 export interface LiveKitCredentials {
   url: string;
@@ -32,6 +33,11 @@ export interface LocalLiveKitOptions {
   onProgress?: (line: string) => void;
   /** Redis for multi-node or SIP; not needed for one node. */
   redisAddress?: string;
+  /**
+   * Start a throwaway redis-server for this server (unless `redisAddress` is given):
+   * livekit-server's SIP API (trunks, dispatch rules) answers only with Redis.
+   */
+  sip?: boolean;
 }
 
 /** A free loopback TCP port, chosen by the kernel. */
@@ -87,6 +93,8 @@ export class LocalLiveKit implements LiveKitCredentials {
   private exited?: Promise<void>;
   private stopping?: Promise<void>;
   private readonly ownsWorkDir: boolean;
+  /** The redis-server started for `sip`; stopped with this server. */
+  redis?: LocalRedis;
 
   private constructor(port: number, workDir: string, ownsWorkDir: boolean) {
     this.url = `ws://127.0.0.1:${port}`;
@@ -104,14 +112,23 @@ export class LocalLiveKit implements LiveKitCredentials {
 
   static async start(opts: LocalLiveKitOptions = {}): Promise<LocalLiveKit> {
     const binary = await ensureLiveKitServer({ binary: opts.binary, onProgress: opts.onProgress });
+    const redis = opts.sip && !opts.redisAddress ? await LocalRedis.start() : undefined;
+    if (redis) opts = { ...opts, redisAddress: redis.address };
     // A free port can be taken by another process between our probe and the server's
     // bind (parallel test suites do this); a few fresh tries make that race harmless.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await LocalLiveKit.startOnce(binary, opts);
+        const lk = await LocalLiveKit.startOnce(binary, opts);
+        lk.redis = redis;
+        return lk;
       } catch (err) {
-        if (attempt >= 4 || !(err instanceof PbError && /address already in use/.test(err.message)))
+        if (
+          attempt >= 4 ||
+          !(err instanceof PbError && /address already in use/.test(err.message))
+        ) {
+          await redis?.stop();
           throw err;
+        }
         opts.onProgress?.(`livekit-server port was taken; retrying (attempt ${attempt + 1})`);
       }
     }
@@ -219,6 +236,7 @@ export class LocalLiveKit implements LiveKitCredentials {
         clearTimeout(timer);
       }
       live.delete(this);
+      await this.redis?.stop();
       if (this.ownsWorkDir && process.env.PHONEBRIDGE_KEEP_LIVEKIT_LOGS !== '1') {
         rmSync(this.workDir, { recursive: true, force: true });
       }
@@ -230,5 +248,6 @@ export class LocalLiveKit implements LiveKitCredentials {
   killNow(): void {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    this.redis?.killNow();
   }
 }

@@ -1,4 +1,4 @@
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomAgentDispatch, RoomServiceClient } from 'livekit-server-sdk';
 import { PbError } from '../errors.js';
 
 export interface LiveKitApiOptions {
@@ -16,6 +16,11 @@ export interface CallRoomOptions {
   metadata: string;
   emptyTimeoutSeconds: number;
   maxParticipants: number;
+  /**
+   * Dispatched by the room's creation itself: then the room's only dispatch (no automatic
+   * unnamed one beside it), and a repeated createRoom dispatches nothing more.
+   */
+  agent?: { name: string; metadata: string };
 }
 
 export interface HealthState {
@@ -90,6 +95,11 @@ export class LiveKitApi {
         emptyTimeout: room.emptyTimeoutSeconds,
         departureTimeout: 5,
         maxParticipants: room.maxParticipants,
+        ...(room.agent && {
+          agents: [
+            new RoomAgentDispatch({ agentName: room.agent.name, metadata: room.agent.metadata }),
+          ],
+        }),
       });
       this.markHealthy();
     } catch (err) {

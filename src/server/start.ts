@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildServer, type PhonebridgeServer } from './app.js';
+import { checkSipProvisioning } from './sip-check.js';
 
 export interface RunningServer extends PhonebridgeServer {
   /** http://host:port the server listens on. */
@@ -23,6 +24,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'PB_ERR_LIVEKIT_AUTH',
       `LIVEKIT_API_KEY/LIVEKIT_API_SECRET: ${health.reason} at ${config.LIVEKIT_URL}`,
     );
+  }
+  if (health.ok && config.BRIDGE_MODE === 'sip') {
+    try {
+      await checkSipProvisioning(config, log);
+    } catch (err) {
+      await server.shutdown(); // also closes the Redis connection of shared slots
+      throw err;
+    }
   }
   if (!health.ok)
     log.warn(

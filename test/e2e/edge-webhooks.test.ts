@@ -383,26 +383,3 @@ describe('Twilio edge: LiveKit down', () => {
     }
   });
 });
-
-describe('SIP mode', () => {
-  it('answers with <Dial><Sip> to the call room on the LiveKit SIP host', async () => {
-    const pb = await startPhonebridge({
-      BRIDGE_MODE: 'sip',
-      LIVEKIT_SIP_HOST: 'sip.example.com',
-      SIP_TRANSPORT: 'tcp',
-    });
-    try {
-      const sid = callSid();
-      const twiml = parseTwimlXml(
-        await (await twilioPost(pb.url, '/incoming-call', callParams(sid))).text(),
-      );
-      expect(twiml.Response.Dial.Sip).toBe(`sip:call-${sid}@sip.example.com;transport=tcp`);
-      expect(pb.server.ctx.registry.active).toBe(1);
-      await twilioPost(pb.url, '/call-status', { ...callParams(sid), CallStatus: 'completed' });
-      await pb.server.ctx.registry.settled();
-      expect(pb.server.ctx.registry.active).toBe(0);
-    } finally {
-      await pb.stop();
-    }
-  });
-});

@@ -41,9 +41,12 @@ export function testConfig(
   });
 }
 
-/** A real phonebridge on a free port against the run's real livekit-server; logs captured. */
-export async function startPhonebridge(env: Record<string, string> = {}): Promise<TestServer> {
-  const config = testConfig(livekit(), { LOG_LEVEL: 'debug', ...env });
+/** A real phonebridge on a free port against the run's real livekit-server (or `lk`); logs captured. */
+export async function startPhonebridge(
+  env: Record<string, string> = {},
+  lk: { url: string; apiKey: string; apiSecret: string } = livekit(),
+): Promise<TestServer> {
+  const config = testConfig(lk, { LOG_LEVEL: 'debug', ...env });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {

@@ -10,6 +10,7 @@ import {
   type IncomingCallParams,
 } from '../../twilio/webhook-params.js';
 import { publicBaseUrl, toWebSocketUrl } from '../../twilio/signature.js';
+import { sipCallUri } from '../../twilio/sip-uri.js';
 import type { ServerContext } from '../context.js';
 import { requireTwilioSignature } from '../twilio-auth.js';
 import { badRequest, rejectDuplicates, webhookRouteOptions } from './webhook-common.js';
@@ -105,21 +106,25 @@ async function handle(
     return sendTwiml(reply, call.twiml);
   }
 
+  // SIP mode dispatches the agent with the room: the SIP participant joins a room that
+  // already exists, so the dispatch rule's own room configuration would never apply.
+  const dispatchWithRoom = config.AGENT_DISPATCH && config.BRIDGE_MODE === 'sip';
   try {
     await ctx.livekit.createCallRoom({
       name: room,
       metadata,
       emptyTimeoutSeconds: config.ROOM_EMPTY_TIMEOUT_SECONDS,
       maxParticipants: config.ROOM_MAX_PARTICIPANTS,
+      ...(dispatchWithRoom && { agent: { name: config.AGENT_NAME, metadata } }),
     });
     log.info({ room }, `Created room '${room}' for call ${p.CallSid}`);
-    if (config.AGENT_DISPATCH && config.BRIDGE_MODE === 'stream') {
+    if (config.AGENT_DISPATCH && config.BRIDGE_MODE === 'stream')
       await ctx.livekit.dispatchAgent(room, config.AGENT_NAME, metadata);
+    if (config.AGENT_DISPATCH)
       log.info(
         { room, agentName: config.AGENT_NAME },
         `Dispatched agent '${config.AGENT_NAME}' to room '${room}'`,
       );
-    }
   } catch (err) {
     ctx.metrics.calls.inc({ outcome: 'rejected_error' });
     log.error(
@@ -135,9 +140,8 @@ async function handle(
 
   const base = publicBaseUrl(config.PUBLIC_URL, { headers: req.headers, protocol: req.protocol });
   if (config.BRIDGE_MODE === 'sip') {
-    const transport = config.SIP_TRANSPORT === 'udp' ? '' : `;transport=${config.SIP_TRANSPORT}`;
     call.twiml = sipTwiml({
-      sipUri: `sip:${room}@${config.LIVEKIT_SIP_HOST ?? ''}${transport}`,
+      sipUri: sipCallUri(config, room, p),
       username: config.SIP_USERNAME,
       password: config.SIP_PASSWORD,
     });

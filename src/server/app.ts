@@ -10,6 +10,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { Config } from '../config/schema.js';
+import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LiveKitApi } from '../livekit/rooms.js';
 import { CallRegistry } from '../bridge/call-registry.js';
@@ -59,15 +60,17 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       ? twilioCallControl(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, log)
       : noCallControl);
 
-  const engine = deps.media
-    ? undefined
-    : await MediaEngine.start({
-        log,
-        logLevel: config.LOG_LEVEL,
-        onRestart: () => metrics.engineRestarts.inc(),
-      });
+  // SIP mode never carries media: LiveKit SIP terminates the call.
+  const engine =
+    deps.media || config.BRIDGE_MODE === 'sip'
+      ? undefined
+      : await MediaEngine.start({
+          log,
+          logLevel: config.LOG_LEVEL,
+          onRestart: () => metrics.engineRestarts.inc(),
+        });
   if (engine) metrics.setEngineSource(engine);
-  const media: MediaLeg = deps.media ?? engine!;
+  const media: MediaLeg = deps.media ?? engine ?? noMediaLeg;
 
   const sharedSlots = config.REDIS_URL
     ? await SharedSlots.connect({
@@ -202,6 +205,13 @@ function deriveStreamSecret(config: Config): string {
   if (!seed) return randomBytes(32).toString('hex');
   return `phonebridge-stream-token:${seed}`;
 }
+
+/** SIP mode's media leg: there is none, and a stream that arrives anyway is told so. */
+const noMediaLeg: MediaLeg = {
+  open() {
+    throw new PbError('PB_ERR_ENGINE_UNAVAILABLE', 'BRIDGE_MODE=sip carries no media streams');
+  },
+};
 
 function statusText(code: number): string {
   const texts: Record<number, string> = {

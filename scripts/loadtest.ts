@@ -1,15 +1,15 @@
 /**
  * `npm run loadtest`: starts the whole stack on this machine as SEPARATE processes
- * (livekit-server, `phonebridge serve`, `phonebridge responder`) and runs `phonebridge load`
- * in its own process once per scenario, so each component's CPU and RSS are its own.
+ * (livekit-server, `phonebridge serve` with its media engine, `phonebridge responder` with
+ * the engine's mirror agent) and runs `phonebridge load` in its own process once per
+ * scenario, so each component's CPU and RSS are its own; the bridge's cost is the Node
+ * process plus its engine.
  *
  *   npm run loadtest                                  # 1, 10, 50, 100, 150 calls, 60 s each
  *   npm run loadtest -- --calls 1,10,20 --duration 30
  *   npm run loadtest -- --calls 150 --duration 300     # the 5-minute target run
  *   npm run loadtest -- --soak 10 --soak-calls 50      # churn soak: calls start and end continuously
  *   npm run loadtest -- --server-node-args=--cpu-prof  # profile phonebridge (writes CPU.*.cpuprofile)
- *   npm run loadtest -- --server-node-args="--import ./bench/survive-ffi-finalizer.ts" \
- *     --responder-node-args="--import ./bench/survive-ffi-finalizer.ts"   # survive rtc-node's finaliser error
  *
  * Results: one JSON document per run in bench/results/ and a table on stdout.
  * Only 127.0.0.1 is used. Every run is bounded by --duration/--soak plus fixed grace times.
@@ -27,6 +27,8 @@ import type { LoadReport } from '../src/sim/load.js';
 const ROOT = new URL('..', import.meta.url).pathname;
 const ENTRY = join(ROOT, 'src/cli/entry.ts');
 const TICKS = 100; // USER_HZ on Linux
+/** /proc/PID/comm of the engine binary (the kernel keeps 15 characters). */
+const ENGINE_COMM = 'phonebridge-eng';
 
 const { values: v } = parseArgs({
   options: {
@@ -79,6 +81,34 @@ function threadCount(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Direct children of `pid` (the media engine under `serve`, the mirror under `responder`),
+ * optionally only those whose command starts with `comm` (tsx has an esbuild child too).
+ */
+function childPids(pid: number | undefined, comm?: string): number[] {
+  if (!pid) return [];
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      if (comm && !readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith(comm)) continue;
+      out.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+/** A process and its engine child, as one cost. */
+function withEngineCpu(pid: number | undefined): number {
+  let total = 0;
+  for (const p of [pid, ...childPids(pid, ENGINE_COMM)]) total += cpuSeconds(p) || 0;
+  return total;
 }
 
 type Hist = Map<string, Map<number, number>>; // direction -> le -> cumulative count
@@ -173,6 +203,8 @@ async function waitHealthy(url: string): Promise<void> {
 interface Sample {
   t: number;
   server: { cpu: number; rss: number; fds: number; threads: number };
+  /** The media engine (child of `serve`). */
+  engine: { cpu: number; rss: number; fds: number; threads: number; goroutines: number };
   responder: { cpu: number; rss: number };
   livekit: { cpu: number; rss: number };
   load: { cpu: number };
@@ -233,6 +265,7 @@ async function main(): Promise<void> {
     } catch {
       /* */
     }
+    const enginePid = childPids(server.child.pid, ENGINE_COMM)[0];
     return {
       t: Date.now(),
       server: {
@@ -241,7 +274,17 @@ async function main(): Promise<void> {
         fds: fdCount(server.child.pid),
         threads: threadCount(server.child.pid),
       },
-      responder: { cpu: cpuSeconds(responder.child.pid), rss: rssBytes(responder.child.pid) },
+      engine: {
+        cpu: cpuSeconds(enginePid),
+        rss: rssBytes(enginePid),
+        fds: fdCount(enginePid),
+        threads: threadCount(enginePid),
+        goroutines: metric(text, 'phonebridge_media_engine_goroutines'),
+      },
+      responder: {
+        cpu: withEngineCpu(responder.child.pid),
+        rss: rssBytes(childPids(responder.child.pid, ENGINE_COMM)[0]),
+      },
       livekit: { cpu: cpuSeconds(lk.pid), rss: rssBytes(lk.pid) },
       load: { cpu: cpuSeconds(loadPid) },
       rooms: roomCount,
@@ -374,9 +417,23 @@ async function main(): Promise<void> {
         report,
         cpuPercentOfOneCore: {
           phonebridge: pct(before.server.cpu, end.server.cpu),
+          engine: pct(before.engine.cpu, end.engine.cpu),
+          bridge: pct(before.server.cpu + before.engine.cpu, end.server.cpu + end.engine.cpu),
           responder: pct(before.responder.cpu, end.responder.cpu),
           livekitServer: pct(before.livekit.cpu, end.livekit.cpu),
           loadGenerator: Math.round(((lastLoadCpu.v - 0) * 1000) / wall) / 10,
+        },
+        engine: {
+          rssBaselineBytes: baseline.engine.rss,
+          rssBeforeBytes: before.engine.rss,
+          rssPeakBytes: Math.max(before.engine.rss, ...samples.map((s) => s.engine.rss)),
+          rssAfterSettleBytes: settled.engine.rss,
+          fdsBefore: before.engine.fds,
+          fdsAfter: settled.engine.fds,
+          threadsPeak: Math.max(...samples.map((s) => s.engine.threads).filter(Number.isFinite)),
+          goroutinesBefore: before.engine.goroutines,
+          goroutinesPeak: Math.max(...samples.map((s) => s.engine.goroutines)),
+          goroutinesAfterSettle: settled.engine.goroutines,
         },
         phonebridge: {
           rssBaselineBytes: baseline.server.rss,
@@ -401,6 +458,8 @@ async function main(): Promise<void> {
           ? samples.map((s) => ({
               t: Math.round((s.t - before.t) / 1000),
               rss: s.server.rss,
+              engineRss: s.engine.rss,
+              engineGoroutines: s.engine.goroutines,
               fds: s.server.fds,
               threads: s.server.threads,
               rooms: s.rooms,
@@ -418,7 +477,8 @@ async function main(): Promise<void> {
           `calls ok ${r?.calls.ok ?? '?'} failed ${r?.calls.failed ?? '?'}; peak concurrent ${r?.server?.peakConcurrentCalls ?? '?'}`,
           `round trip p50/p95/p99 ${r?.latency.p50Ms ?? '-'}/${r?.latency.p95Ms ?? '-'}/${r?.latency.p99Ms ?? '-'} ms; underruns ${r?.underruns.total ?? '?'} (${r?.underruns.perCallMinute ?? '?'}/call-min)`,
           `hop p99 in ${hop.inbound?.quantileMs?.toFixed(2) ?? '-'} ms (mean ${hop.inbound?.meanMs?.toFixed(2)}, ≤2ms ${((hop.inbound?.fracLe2 ?? 0) * 100).toFixed(1)}%), out ${hop.outbound?.quantileMs?.toFixed(2) ?? '-'} ms (mean ${hop.outbound?.meanMs?.toFixed(2)}, ≤2ms ${((hop.outbound?.fracLe2 ?? 0) * 100).toFixed(1)}%)`,
-          `CPU %core: phonebridge ${result.cpuPercentOfOneCore.phonebridge} (${(result.cpuPercentOfOneCore.phonebridge / sc.concurrent).toFixed(2)}/call) responder ${result.cpuPercentOfOneCore.responder} livekit ${result.cpuPercentOfOneCore.livekitServer} load ${result.cpuPercentOfOneCore.loadGenerator}`,
+          `CPU %core: bridge ${result.cpuPercentOfOneCore.bridge} (${(result.cpuPercentOfOneCore.bridge / sc.concurrent).toFixed(2)}/call: node ${result.cpuPercentOfOneCore.phonebridge} + engine ${result.cpuPercentOfOneCore.engine}) mirror ${result.cpuPercentOfOneCore.responder} livekit ${result.cpuPercentOfOneCore.livekitServer} load ${result.cpuPercentOfOneCore.loadGenerator}`,
+          `engine RSS ${mib(result.engine.rssBeforeBytes)} → peak ${mib(result.engine.rssPeakBytes)} → after ${mib(result.engine.rssAfterSettleBytes)} MiB; goroutines ${result.engine.goroutinesBefore} → ${result.engine.goroutinesPeak} → ${result.engine.goroutinesAfterSettle}`,
           `RSS phonebridge ${mib(before.server.rss)} → peak ${mib(peakRss)} → after ${mib(settled.server.rss)} MiB (baseline ${mib(baseline.server.rss)}); rooms after ${settled.rooms}; inbound drops ${result.phonebridge.inboundDrops}`,
         ].join('\n'),
       );

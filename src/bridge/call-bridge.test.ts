@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { tone } from '../audio/analysis.js';
+import { goertzelPower, tone } from '../audio/analysis.js';
 import { encodeBase64 } from '../audio/base64.js';
-import { decodeAlaw, encodeAlaw, encodeMulaw, type Codec } from '../audio/g711.js';
+import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw, type Codec } from '../audio/g711.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { createMetrics } from '../server/metrics.js';
@@ -346,5 +346,19 @@ describe('CallBridge (against a scripted media leg)', () => {
     h.bridge.onMark('pb-apology');
     await vi.advanceTimersByTimeAsync(10);
     expect(h.closed).toEqual([{ code: 1000, reason: 'agent_left' }]);
+  });
+
+  it("plays the agent's DTMF to the caller as its two tones", async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    h.leg.last.emit({ type: 'dtmf', digit: '5', code: 5, identity: 'agent-1' });
+    vi.advanceTimersByTime(200);
+    const audio = Buffer.concat(h.media().map((p) => Buffer.from(p, 'base64')));
+    expect(audio.length).toBe(8 * 160);
+    const pcm = decodeMulaw(audio.subarray(0, 800));
+    const power = (f: number) => goertzelPower(pcm, 8000, f);
+    // '5' is 770 + 1336 Hz; its neighbours' tones are absent.
+    expect(power(770)).toBeGreaterThan(100 * power(697));
+    expect(power(1336)).toBeGreaterThan(100 * power(1209));
   });
 });

@@ -1,4 +1,6 @@
 import { encodeBase64 } from '../audio/base64.js';
+import { dtmfTone } from '../audio/dtmf-tones.js';
+import { encoderFor } from '../audio/g711.js';
 import type { Codec } from '../audio/g711.js';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../errors.js';
@@ -312,6 +314,8 @@ export class CallBridge {
         ).then((payload) => this.leg?.replyRpc(ev.id, { payload }));
         return;
       case 'dtmf':
+        this.playDtmf(ev.digit);
+        return;
       case 'left':
         return;
     }
@@ -349,6 +353,27 @@ export class CallBridge {
     const receivedAt = performance.now() - a.ageMicros / 1000;
     this.pacer.push(encodeBase64(a.g711), silent, receivedAt);
     this.deps.metrics.frames.inc({ direction: 'outbound' });
+  }
+
+  /**
+   * Twilio's Media Streams take no DTMF from us, so the agent's digit goes to the caller
+   * as audio, the way the PSTN carries it in-band.
+   */
+  private playDtmf(digit: string): void {
+    let pcm: Int16Array;
+    try {
+      pcm = dtmfTone(digit);
+    } catch {
+      this.call.log.warn('The agent sent something that is not a DTMF digit; ignored');
+      return;
+    }
+    this.call.log.info('Agent sent DTMF; playing it in-band to the caller');
+    const encode = encoderFor(this.stream.codec);
+    const g711 = new Uint8Array(160);
+    for (let off = 0; off + 160 <= pcm.length; off += 160) {
+      encode(pcm, g711, off, 0, 160);
+      this.pacer.push(encodeBase64(g711), false);
+    }
   }
 
   /**

@@ -1,5 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { activeWindows, dominantFrequency, longestGapMs, tone } from '../../src/audio/analysis.js';
+import {
+  activeWindows,
+  dominantFrequency,
+  goertzelPower,
+  longestGapMs,
+  tone,
+} from '../../src/audio/analysis.js';
 import { FakeAgent } from '../helpers/fake-agent.js';
 import { roomService, waitFor } from '../helpers/livekit.js';
 import { admitCall, usePhonebridge, type TestServer } from '../helpers/phonebridge.js';
@@ -223,6 +229,23 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     stream.dtmf('3');
     await waitFor(() => agent.dtmf.length === 3, 5000, 'dtmf');
     expect(agent.dtmf).toEqual(['1', '2', '3']);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
+  });
+
+  it("plays the agent's DTMF to the caller in-band", async () => {
+    const { sid, stream, agent } = await placeCall(pb);
+    await pb.waitForLog(sid, "The agent is listening to the caller's audio", 10_000);
+    const before = stream.mediaOut().length;
+    await agent.room.localParticipant!.publishDtmf(9, '9');
+    await pb.waitForLog(sid, 'Agent sent DTMF; playing it in-band to the caller', 5000);
+    await waitFor(() => stream.mediaOut().length >= before + 5, 5000, 'the tones');
+    const heard = stream.heard().subarray(before * 160, (before + 5) * 160);
+    // '9' is 852 + 1477 Hz.
+    expect(goertzelPower(heard, RATE, 852)).toBeGreaterThan(100 * goertzelPower(heard, RATE, 697));
+    expect(goertzelPower(heard, RATE, 1477)).toBeGreaterThan(
+      100 * goertzelPower(heard, RATE, 1209),
+    );
     await hangUp(pb, stream, sid);
     await agent.leave();
   });

@@ -19,7 +19,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const server = await buildServer({ config, log });
   const health = await server.ctx.livekit.checkHealth();
   if (!health.ok && /rejected/.test(health.reason ?? '')) {
-    await server.app.close();
+    await server.shutdown(); // the media engine too, or it would keep the process alive
     throw new PbError(
       'PB_ERR_LIVEKIT_AUTH',
       `LIVEKIT_API_KEY/LIVEKIT_API_SECRET: ${health.reason} at ${config.LIVEKIT_URL}`,

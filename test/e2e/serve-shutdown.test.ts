@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { freeTcpPort } from '../../src/livekit/local.js';
@@ -56,6 +57,11 @@ describe('phonebridge serve: graceful shutdown', () => {
         10_000,
         'bridge up',
       );
+      // The call's LiveKit leg is in the media engine: no native WebRTC library is loaded
+      // into the Node process, and the engine is its child.
+      const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8');
+      expect(maps).not.toMatch(/rtc-ffi-bindings|rtc-node|livekit_ffi/);
+      expect(lines.some((l) => l.includes('Media engine ready'))).toBe(true);
 
       child.kill('SIGTERM');
       await waitFor(

@@ -7,9 +7,11 @@
  *   npm run bench -- --json       one JSON document on stdout
  *   npm run bench -- --filter law only cases whose name contains "law"
  *   npm run bench -- --quick      fewer, shorter rounds (smoke test)
+ *   npm run bench -- --no-engine  skip the media engine's Go benchmarks
  */
 import { parseArgs } from 'node:util';
 import { cases, type Case } from './cases.js';
+import { PATHS, pairUp, runGoBenchmarks } from './engine.js';
 import { checksum, measurePair, type Measurement, type MeasureOptions } from './harness.js';
 
 interface Row {
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     filter: { type: 'string' },
+    'no-engine': { type: 'boolean', default: false },
   },
 });
 
@@ -105,6 +108,13 @@ for (const c of selected) {
   rows.push(toRow(c, measurePair(c.ours, c.baseline, opts)));
   if (!args.json) process.stderr.write('.');
 }
+const goResults = args['no-engine'] ? [] : await runGoBenchmarks(args.quick);
+const goPairs = pairUp(goResults);
+const goPaths = PATHS.flatMap((p) => {
+  const r = goResults.find((g) => g.name === p.bench);
+  // 50 frames a second per call: ns per frame × 50 / 1e9 s = share of a core.
+  return r ? [{ ...p, nsPerFrame: r.nsPerOp, percentOfCorePerCall: (r.nsPerOp * 50) / 1e7 }] : [];
+});
 const elapsedMs = Date.now() - started;
 
 if (args.json) {
@@ -117,6 +127,7 @@ if (args.json) {
         elapsedMs,
         checksum: checksum(),
         rows,
+        engine: { pairs: goPairs, paths: goPaths, raw: goResults },
       },
       null,
       2,
@@ -125,6 +136,18 @@ if (args.json) {
 } else {
   process.stderr.write('\n');
   printTable(rows);
+  if (goResults.length > 0) {
+    console.log('\nmedia engine (Go, go test -bench), ours against the baseline in the same run:');
+    for (const p of goPairs)
+      console.log(
+        `  ${p.name.padEnd(48)} ${p.oursNs.toFixed(0).padStart(8)} ns  vs ${p.baselineNs.toFixed(0).padStart(8)} ns  ${p.speedup.toFixed(2)}x  allocs ${p.oursAllocs} vs ${p.baselineAllocs}`,
+      );
+    console.log('media engine per-frame paths (50 frames a second per call):');
+    for (const p of goPaths)
+      console.log(
+        `  ${p.name.padEnd(48)} ${p.nsPerFrame.toFixed(0).padStart(8)} ns/frame  ${p.percentOfCorePerCall.toFixed(3)} % of a core per call`,
+      );
+  }
   console.log(
     `\n${process.version} ${process.arch}; median of ${opts.rounds} rounds of ~${opts.roundMs} ms after ${opts.warmupMs} ms warm-up; ` +
       `ns per unit; speed-up = baseline/ours; ${(elapsedMs / 1000).toFixed(1)} s (checksum ${checksum()})`,

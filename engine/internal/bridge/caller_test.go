@@ -85,3 +85,15 @@ func TestOverflowDropsTheOldest(t *testing.T) {
 		t.Fatalf("oldest kept is %d, want 5", out[0])
 	}
 }
+
+func BenchmarkCallerFramePacing(b *testing.B) {
+	q := &pacedQueue{lead: 40 * time.Millisecond}
+	f := fr(1)
+	n := 0
+	write := func(*frame) { n++ }
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		q.add(f)
+		q.release(at(i*20), write)
+	}
+}

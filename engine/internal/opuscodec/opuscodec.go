@@ -95,6 +95,8 @@ type Encoder struct {
 // NewEncoder makes a mono VoIP encoder at sampleRate with the given complexity (0-10)
 // and bitrate (bits per second).
 func NewEncoder(sampleRate, complexity, bitrate int) (*Encoder, error) {
+	// VoIP, as libwebrtc publishes speech (SILK/hybrid): what the bridge decodes is what a
+	// real agent sends.
 	e, err := gopus.NewEncoder(sampleRate, 1, gopus.Voip)
 	if err != nil {
 		return nil, fmt.Errorf("opus encoder: %w", err)

@@ -1,8 +1,11 @@
 package opuscodec
 
 import (
+	"fmt"
 	"math"
 	"testing"
+
+	"layeh.com/gopus"
 )
 
 func sine(freq float64, rate, n int, amp float64, phase int) []int16 {
@@ -107,9 +110,24 @@ func BenchmarkDecode20msAt8k(b *testing.B) {
 	}
 }
 
+// The baseline for BenchmarkDecode20msAt8k: gopus's own Decode, which allocates its output.
+func BenchmarkGopusDecode20msAt8k(b *testing.B) {
+	enc, _ := NewEncoder(48000, 5, 32000)
+	dec, _ := gopus.NewDecoder(8000, 1)
+	packet := make([]byte, 1500)
+	n, _ := enc.Encode(sine(440, 48000, 960, 8000, 0), packet)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := dec.Decode(packet[:n], 960, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEncode20msAt48k(b *testing.B) {
-	for _, complexity := range []int{0, 3, 10} {
-		b.Run("complexity"+string(rune('0'+complexity%10))+map[bool]string{true: "0", false: ""}[complexity == 10], func(b *testing.B) {
+	for _, complexity := range []int{1, 5, 10} {
+		b.Run(fmt.Sprintf("complexity%d", complexity), func(b *testing.B) {
 			enc, _ := NewEncoder(48000, complexity, 32000)
 			in := sine(440, 48000, 960, 8000, 0)
 			packet := make([]byte, 1500)

@@ -182,3 +182,27 @@ func TestJoinValidation(t *testing.T) {
 		t.Fatal("unknown field accepted")
 	}
 }
+
+func BenchmarkAppendAgentAudio(b *testing.B) {
+	g := make([]byte, FrameBytes)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = AppendAgentAudio(buf[:0], AgentAudioHeader{CallID: 7, Peak: 1000}, g)
+	}
+}
+
+func BenchmarkReadCallerAudio(b *testing.B) {
+	frame := AppendCallFrame(nil, TypeCallerAudio, 7, make([]byte, FrameBytes))
+	stream := bytes.Repeat(frame, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1024 {
+		r := NewReader(bytes.NewReader(stream))
+		for j := 0; j < 1024; j++ {
+			if _, err := r.ReadFrame(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

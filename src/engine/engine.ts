@@ -219,6 +219,8 @@ class EngineCall implements MediaCall {
   private left?: Promise<Record<string, number> | undefined>;
   private settleLeft?: (stats: Record<string, number> | undefined) => void;
   private done = false;
+  /** The engine's counters, kept when the call ended before anyone asked it to leave. */
+  private finalStats?: Record<string, number>;
 
   constructor(
     readonly id: number,
@@ -249,7 +251,7 @@ class EngineCall implements MediaCall {
 
   leave(): Promise<Record<string, number> | undefined> {
     this.left ??= new Promise((resolve) => {
-      if (this.done) return resolve(undefined);
+      if (this.done) return resolve(this.finalStats);
       this.settleLeft = resolve;
       this.proc.send(encodeCallFrame(MessageType.leave, this.id));
       // An engine that never answers must not hold a call's teardown forever.
@@ -278,6 +280,7 @@ class EngineCall implements MediaCall {
   gone(stats?: Record<string, number>): void {
     if (!this.done) {
       this.done = true;
+      this.finalStats = stats;
       this.forget();
     }
     this.settleLeft?.(stats);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type session struct {
 	heard  chan struct{}
 	frames atomic.Uint64
 	once   atomic.Bool
+	// readers are the goroutines mirroring a subscribed track; serve waits for them.
+	readers sync.WaitGroup
 }
 
 func serve(parent context.Context, log *slog.Logger, opts Options, room string) {
@@ -70,16 +73,22 @@ func serve(parent context.Context, log *slog.Logger, opts Options, room string) 
 		if s.once.CompareAndSwap(false, true) {
 			close(s.heard)
 		}
-		go s.mirror(track, gen)
+		s.readers.Add(1)
+		go func() {
+			defer s.readers.Done()
+			s.mirror(track, gen)
+		}()
 	}
 	s.room = lksdk.NewRoom(cb)
+	// Disconnecting ends every track read; then the readers are waited for.
+	defer s.readers.Wait()
+	defer s.room.Disconnect()
 	if err := s.room.JoinWithContextAndToken(ctx, opts.URL, token, lksdk.WithLogger(logx.ForSDK(log, opts.SDKLogLevel))); err != nil {
 		if ctx.Err() == nil {
 			log.Warn("Mirror could not join the room", "err", err.Error())
 		}
 		return
 	}
-	defer s.room.Disconnect()
 	s.track, err = lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
 	if err == nil {
 		_, err = s.room.LocalParticipant.PublishTrack(s.track, &lksdk.TrackPublicationOptions{Name: "agent-audio", Source: livekit.TrackSource_MICROPHONE})

@@ -10,10 +10,9 @@ import {
 } from '../twilio/stream-messages.js';
 import type { Call } from './call.js';
 import { CallBridge } from './call-bridge.js';
+import { FloodGuard } from './flood-guard.js';
 import { verifyStreamToken } from './stream-token.js';
 
-/** Twilio sends 50 media messages a second; ten times that for a whole second is a flood. */
-const FLOOD_MESSAGES_PER_SECOND = 500;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 type ProblemKind =
@@ -38,8 +37,8 @@ export class StreamSession {
   private streamSid?: string;
   private log: Logger;
   private readonly seen = new Set<ProblemKind>();
-  private windowStart = 0;
-  private windowCount = 0;
+  /** Twilio sends 50 media messages a second; ten times that, sustained, is a flood. */
+  private readonly floodGuard = new FloodGuard({ limitPerSecond: 500 });
   private startTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -211,14 +210,10 @@ export class StreamSession {
   }
 
   private flooded(now: number): boolean {
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowCount = 0;
-    }
-    if (++this.windowCount <= FLOOD_MESSAGES_PER_SECOND) return false;
+    if (this.floodGuard.admit(now)) return false;
     this.ctx.metrics.protocolErrors.inc({ kind: 'flood' });
     this.log.warn(
-      { limit: FLOOD_MESSAGES_PER_SECOND },
+      { limit: this.floodGuard.limitPerSecond },
       'Message flood on the media stream; closing it',
     );
     this.close(CloseCodes.flood, 'message flood');

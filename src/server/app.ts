@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, {
   LogController,
@@ -124,7 +123,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     engine,
     sharedSlots,
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
-    streamTokenSecret: deriveStreamSecret(config),
+    streamTokenSecret: `phonebridge-stream-token:${config.LIVEKIT_API_SECRET}`,
     state: { draining: false, startedAt: Date.now() },
   };
 
@@ -172,10 +171,17 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       .send(`Not Found: ${req.method} ${req.url.split('?')[0]}`),
   );
 
-  incomingCallRoute(app, ctx);
-  callStatusRoute(app, ctx);
-  healthRoutes(app, ctx);
-  mediaStreamRoute(app, ctx);
+  try {
+    incomingCallRoute(app, ctx);
+    callStatusRoute(app, ctx);
+    healthRoutes(app, ctx);
+    mediaStreamRoute(app, ctx);
+  } catch (err) {
+    // A route refusing its configuration (no auth token) stops start-up; release what is open.
+    await app.close();
+    await sharedSlots?.close();
+    throw err;
+  }
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -200,11 +206,6 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   return { app, ctx, shutdown };
 }
 
-function deriveStreamSecret(config: Config): string {
-  const seed = config.LIVEKIT_API_SECRET ?? config.TWILIO_AUTH_TOKEN;
-  if (!seed) return randomBytes(32).toString('hex');
-  return `phonebridge-stream-token:${seed}`;
-}
 
 /** SIP mode's media leg: there is none, and a stream that arrives anyway is told so. */
 const noMediaLeg: MediaLeg = {

@@ -14,7 +14,6 @@ export interface AdmitRequest {
   from: string;
   to: string;
   room: string;
-  streamToken: string;
   log: Logger;
 }
 
@@ -53,7 +52,7 @@ export class CallRegistry {
   /** Reserves a slot synchronously, before any await, so concurrent webhooks cannot overshoot capacity. */
   admit(req: AdmitRequest): Call {
     if (this.calls.has(req.callSid)) throw new Error(`call ${req.callSid} is already registered`);
-    const call = new Call(req.callSid, req.from, req.to, req.room, req.streamToken, req.log);
+    const call = new Call(req.callSid, req.from, req.to, req.room, req.log);
     this.calls.set(call.callSid, call);
     return call;
   }
@@ -78,7 +77,6 @@ export class CallRegistry {
     this.clearTimer(call.callSid);
     call.phase = 'streaming';
     call.streamSid = streamSid;
-    call.streamStartedAt = Date.now();
   }
 
   /** Ends a call once: aborts its signal, runs teardown, then frees the slot. */

@@ -32,7 +32,6 @@ export class Call {
   /** The TwiML answer, replayed verbatim when Twilio retries the webhook. */
   twiml?: string;
   streamSid?: string;
-  streamStartedAt?: number;
   /** Set once the call starts ending: its teardown, awaited by anyone who ends it again. */
   ending?: Promise<void>;
   /** Resolves once admission finished (room made, agent dispatched) or failed. */
@@ -44,7 +43,6 @@ export class Call {
     readonly from: string,
     readonly to: string,
     readonly room: string,
-    readonly streamToken: string,
     readonly log: Logger,
   ) {
     this.admission = new Promise<void>((resolve) => {

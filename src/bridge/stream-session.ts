@@ -149,7 +149,6 @@ export class StreamSession {
         from: params[STREAM_PARAMS.from] ?? '',
         to: params[STREAM_PARAMS.to] ?? '',
         room,
-        streamToken: params[STREAM_PARAMS.token] ?? '',
         log: ctx.log.child({ callSid: s.callSid }),
       });
       call.admissionDone();

@@ -128,11 +128,6 @@ export class LiveKitApi {
     }
   }
 
-  async listCallRooms(prefix = 'call-'): Promise<string[]> {
-    const rooms = await this.rooms.listRooms();
-    return rooms.map((r) => r.name).filter((n) => n.startsWith(prefix));
-  }
-
   /** LiveKit reachability, probed at most once per cache period, never concurrently. */
   async checkHealth(): Promise<HealthState> {
     if (Date.now() - this.health.checkedAt < this.healthCacheMs) return this.health;

@@ -221,11 +221,13 @@ describe('Twilio edge: /incoming-call behind a proxy (PUBLIC_URL set)', () => {
         /duplicate parameter CallSid/,
       ],
       [
-        await twilioPost(pb.url, '/incoming-call', callParams(sid), {
-          signedBase: PUBLIC,
-          contentType: 'application/json',
-          body: '{}',
-        }),
+        // Signed (over the JSON's no form fields): refused for its content type, not its signature.
+        await twilioPost(
+          pb.url,
+          '/incoming-call',
+          {},
+          { signedBase: PUBLIC, contentType: 'application/json', body: '{}' },
+        ),
         415,
         /./,
       ],

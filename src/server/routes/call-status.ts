@@ -14,7 +14,7 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
     '/call-status',
     {
       ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const end = ctx.metrics.webhookLatency.startTimer({ route: 'call-status' });
@@ -43,12 +43,14 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
     },
   );
 
-  // <Stream statusCallback>: stream-started / stream-stopped / stream-error, logged for the call's story.
+  // <Stream statusCallback>: stream-started / stream-stopped / stream-error, logged for the
+  // call's story. Only asked for (and so only served) with STREAM_STATUS_CALLBACK=true.
+  if (!ctx.config.STREAM_STATUS_CALLBACK) return;
   app.post(
     '/stream-status',
     {
       ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const body = req.body as Record<string, string>;

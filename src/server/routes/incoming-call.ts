@@ -25,7 +25,7 @@ export function incomingCallRoute(app: FastifyInstance, ctx: ServerContext): voi
     '/incoming-call',
     {
       ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const end = ctx.metrics.webhookLatency.startTimer({ route: 'incoming-call' });
@@ -90,7 +90,6 @@ async function handle(
     from: p.From,
     to: p.To,
     room,
-    streamToken,
     log,
   });
   const metadata = JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To });

@@ -30,8 +30,9 @@ export async function badRequest(
 }
 
 /**
- * A form field given twice is ambiguous (which one did the signature cover, which
- * one do we act on?), so it is refused before anything else looks at the body.
+ * Runs right after the signature check, before the body is validated: Twilio only sends
+ * forms, and a form field given twice is ambiguous (Twilio's signature covers every
+ * copy, but which one would we act on?).
  */
 export async function rejectDuplicates(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   // Twilio only ever sends forms; a JSON body here is someone else.

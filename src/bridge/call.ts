@@ -1,6 +1,10 @@
 import type { Logger } from '../log.js';
 
-export type CallPhase = 'admitting' | 'admitted' | 'streaming' | 'ending' | 'ended';
+/**
+ * `moved`: another instance took the call over (its stream landed there); this instance
+ * let go of it without ending it.
+ */
+export type CallPhase = 'admitting' | 'admitted' | 'streaming' | 'ending' | 'ended' | 'moved';
 
 /** Why a call ended: a label for logs and the `phonebridge_calls_ended_total` metric. */
 export type EndReason =

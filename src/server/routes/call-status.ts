@@ -32,9 +32,15 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
           },
           `Call status ${CallStatus}`,
         );
-        if (call && TERMINAL_STATUSES.has(CallStatus)) {
+        if (TERMINAL_STATUSES.has(CallStatus)) {
+          // Whatever is still in flight for this CallSid (an admission, a stream token) must
+          // not start it again, here or on another instance.
+          ctx.endedCalls.add(CallSid);
           // Do not make Twilio wait for room deletion.
-          void ctx.registry.end(call, 'status_callback');
+          if (call) void ctx.registry.end(call, 'status_callback');
+          ctx.sharedSlots?.announceEnded(CallSid).catch((err: unknown) => {
+            log.warn({ err: (err as Error).message }, 'Could not tell the fleet the call ended');
+          });
         }
         return await reply.code(204).send();
       } finally {

@@ -23,6 +23,7 @@ import type { MediaLeg } from '../engine/media-leg.js';
 import { EndedCalls } from '../bridge/ended-calls.js';
 import { streamTokenLifetimeMs } from '../bridge/stream-token.js';
 import { finishShared, followFleet, isStillOurs } from './fleet.js';
+import { trustProxyOption, unsignedLimiter } from './unsigned-limit.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
@@ -132,6 +133,33 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   });
   metrics.setActiveSource(() => registry.active);
 
+  // Typed as the default instance: pino's Logger is a FastifyBaseLogger, and the routes are written for that.
+  const app: FastifyInstance = Fastify<
+    RawServerDefault,
+    IncomingMessage,
+    ServerResponse,
+    FastifyBaseLogger
+  >({
+    loggerInstance: log,
+    // Our own lines tell each call's story; per-request access logs would drown them.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    // Only the client address (the rate limit's key) depends on it; signature URLs are
+    // rebuilt from PUBLIC_URL or the forwarded headers whatever it says.
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
+    return503OnClosing: false,
+  });
+  await app.register(formbody);
+  await app.register(rateLimit, {
+    global: false,
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+    },
+  });
+  await app.register(websocket, { options: { maxPayload: MAX_STREAM_MESSAGE_BYTES } });
+
   const ctx: ServerContext = {
     config,
     log,
@@ -146,32 +174,8 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: `phonebridge-stream-token:${config.LIVEKIT_API_SECRET}`,
     state: { draining: false, startedAt: Date.now() },
+    unsignedLimit: unsignedLimiter(app, config),
   };
-
-  // Typed as the default instance: pino's Logger is a FastifyBaseLogger, and the routes are written for that.
-  const app: FastifyInstance = Fastify<
-    RawServerDefault,
-    IncomingMessage,
-    ServerResponse,
-    FastifyBaseLogger
-  >({
-    loggerInstance: log,
-    // Our own lines tell each call's story; per-request access logs would drown them.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
-    trustProxy: true,
-    return503OnClosing: false,
-  });
-  await app.register(formbody);
-  await app.register(rateLimit, {
-    global: false,
-    addHeadersOnExceeding: {
-      'x-ratelimit-limit': false,
-      'x-ratelimit-remaining': false,
-      'x-ratelimit-reset': false,
-    },
-  });
-  await app.register(websocket, { options: { maxPayload: MAX_STREAM_MESSAGE_BYTES } });
   app.setErrorHandler(
     (err: { statusCode?: number; message: string; code?: string }, req, reply) => {
       const status =

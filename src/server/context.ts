@@ -6,6 +6,7 @@ import type { CallControl } from '../twilio/call-control.js';
 import type { MediaLeg } from '../engine/media-leg.js';
 import type { MediaEngine } from '../engine/engine.js';
 import type { Metrics } from './metrics.js';
+import type { UnsignedLimit } from './unsigned-limit.js';
 import type { SharedSlots } from '../bridge/shared-slots.js';
 import type { EndedCalls } from '../bridge/ended-calls.js';
 
@@ -28,4 +29,6 @@ export interface ServerContext {
   /** Key for per-call stream tokens; never leaves the process. */
   streamTokenSecret: string;
   state: { draining: boolean; startedAt: number };
+  /** Counts a request that failed the signature check against its source's limit. */
+  unsignedLimit: UnsignedLimit;
 }

@@ -94,7 +94,7 @@ export function createMetrics() {
     }),
     calls: new Counter({
       name: 'phonebridge_calls_total',
-      help: 'Webhook outcomes: bridged, rejected_busy, rejected_error, ended_during_admission, admitted_elsewhere, signature_invalid, bad_request',
+      help: 'Webhook outcomes: bridged, rejected_busy, rejected_error, ended_during_admission, admitted_elsewhere, signature_invalid, rate_limited, bad_request',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

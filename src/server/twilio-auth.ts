@@ -48,6 +48,22 @@ export function requireTwilioSignature(ctx: ServerContext, kind: 'http' | 'ws') 
     if (isValidTwilioSignature(authToken, signature, url, params)) return;
     const reason = signature ? 'invalid X-Twilio-Signature' : 'missing X-Twilio-Signature';
     const routeName = route ?? req.routeOptions.url ?? req.url;
+    // Only what fails the signature counts against its source: never Twilio's own traffic.
+    const limit = await ctx.unsignedLimit(req);
+    if (limit.limited) {
+      ctx.metrics.calls.inc({ outcome: 'rate_limited' });
+      if (limit.first)
+        req.log.warn(
+          { source: req.ip, route: routeName, retryAfterSeconds: limit.retryAfterSeconds },
+          'Rate limit reached for unsigned requests from this source; refusing them with 429',
+        );
+      await reply
+        .code(429)
+        .header('retry-after', String(limit.retryAfterSeconds))
+        .type('text/plain')
+        .send(`Too Many Requests: retry after ${limit.retryAfterSeconds} s`);
+      return;
+    }
     ctx.metrics.signatureInvalid.inc({ route: routeName });
     ctx.metrics.calls.inc({ outcome: 'signature_invalid' });
     req.log.warn(

@@ -13,7 +13,7 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
   app.post(
     '/call-status',
     {
-      ...webhookRouteOptions(ctx),
+      ...webhookRouteOptions(),
       preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
@@ -55,7 +55,7 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
   app.post(
     '/stream-status',
     {
-      ...webhookRouteOptions(ctx),
+      ...webhookRouteOptions(),
       preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {

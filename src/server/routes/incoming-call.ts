@@ -24,7 +24,7 @@ export function incomingCallRoute(app: FastifyInstance, ctx: ServerContext): voi
   app.post(
     '/incoming-call',
     {
-      ...webhookRouteOptions(ctx),
+      ...webhookRouteOptions(),
       preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {

@@ -4,13 +4,9 @@ import type { ServerContext } from '../context.js';
 /** Webhook bodies are a few hundred bytes; anything near this limit is not Twilio. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
 
-export function webhookRouteOptions(ctx: ServerContext): RouteShorthandOptions {
-  return {
-    bodyLimit: WEBHOOK_BODY_LIMIT_BYTES,
-    config: {
-      rateLimit: { max: ctx.config.RATE_LIMIT_MAX, timeWindow: ctx.config.RATE_LIMIT_WINDOW_MS },
-    },
-  };
+/** Webhook routes' options; their rate limit lives in the signature check (twilio-auth.ts). */
+export function webhookRouteOptions(): RouteShorthandOptions {
+  return { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES };
 }
 
 /** 400 with a one-line reason, logged with the CallSid when there is one. */

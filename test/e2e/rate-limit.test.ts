@@ -70,7 +70,7 @@ async function many(n: number, make: (i: number) => Promise<{ statusCode: number
   return codes;
 }
 
-const count = (codes: number[], code: number) => codes.filter((c) => c === code).length;
+const count = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
 
 describe('rate limits at the webhook edge', () => {
   it('answers 300 signed webhooks from one address in a minute, admitted or busy', async () => {

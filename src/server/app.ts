@@ -205,6 +205,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     // A route refusing its configuration (no auth token) stops start-up; release what is open.
     await app.close();
     await sharedSlots?.close();
+    await engine?.stop();
     throw err;
   }
 

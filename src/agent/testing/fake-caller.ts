@@ -14,7 +14,7 @@ import {
   type RemoteTrack,
 } from '@livekit/rtc-node';
 import { rmsDbfs } from '../../audio/analysis.js';
-import { filterRoomEvents } from '../../livekit/room-event-filter.js';
+import { filterRoomEvents } from '../../livekit/testing/room-event-filter.js';
 import { AGENT_STATE_ATTRIBUTE } from '../state.js';
 import { CALLER_TRACK_NAME } from '../caller.js';
 

@@ -85,6 +85,18 @@ describe('CallRegistry', () => {
     expect(registry.active).toBe(0);
   });
 
+  it('frees the slot of a call whose admission never settles, after a bound', async () => {
+    const { registry, ended, admit } = setup();
+    const call = admit(); // admissionDone() is never called: a bug elsewhere
+    const ending = registry.end(call, 'shutdown');
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(ended).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await ending;
+    expect(ended).toEqual([[call.callSid, 'shutdown']]);
+    expect(registry.active).toBe(0);
+  });
+
   it('ends a call once however many times it is ended', async () => {
     const { registry, ended, admit } = setup();
     const call = admit();

@@ -1,6 +1,12 @@
 import type { Logger } from '../log.js';
 import { Call, type EndReason } from './call.js';
 
+/**
+ * Every admission settles (its LiveKit and Redis requests time out within seconds); this
+ * bound only keeps a bug that forgot to settle one from holding the call's slot forever.
+ */
+const ADMISSION_SETTLE_MAX_MS = 15_000;
+
 export interface CallRegistryOptions {
   capacity: number;
   /** A call whose stream has not started by then is ended and its slot freed. */
@@ -118,7 +124,7 @@ export class CallRegistry {
     call.abort.abort(reason);
     const ending = (async () => {
       try {
-        await call.admission;
+        await settledWithin(call.admission, ADMISSION_SETTLE_MAX_MS);
         await call.runTeardowns();
         await this.opts.onEnded(call, reason);
       } catch (err) {
@@ -168,4 +174,13 @@ export class CallRegistry {
     if (t) clearTimeout(t);
     this.timers.delete(callSid);
   }
+}
+
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
 }

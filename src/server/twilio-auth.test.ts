@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { twilioSignature } from '../twilio/signature.js';
 import { buildServer } from './app.js';
+import { FakeMediaLeg } from '../../test/helpers/fake-media-leg.js';
 
 const LIVEKIT = {
   // Nothing listens there: building the server does not reach LiveKit.
@@ -15,12 +16,15 @@ const log = createLogger({ level: 'silent' });
 describe('Twilio signature check', () => {
   it('refuses to build a server that would check signatures without TWILIO_AUTH_TOKEN', async () => {
     const config = loadConfig(LIVEKIT);
-    await expect(buildServer({ config, log })).rejects.toThrow(/^TWILIO_AUTH_TOKEN is not set/);
+    await expect(buildServer({ media: new FakeMediaLeg(), config, log })).rejects.toThrow(
+      /^TWILIO_AUTH_TOKEN is not set/,
+    );
   });
 
   it('refuses what the empty key signs once a token is set, and accepts the token', async () => {
     const token = 'test-auth-token-0123456789abcdef';
     const { app } = await buildServer({
+      media: new FakeMediaLeg(),
       config: loadConfig({ ...LIVEKIT, TWILIO_AUTH_TOKEN: token }),
       log,
     });
@@ -47,6 +51,7 @@ describe('Twilio signature check', () => {
 
   it('builds without a token when validation is explicitly off', async () => {
     const { app } = await buildServer({
+      media: new FakeMediaLeg(),
       config: loadConfig({ ...LIVEKIT, TWILIO_VALIDATE_SIGNATURE: 'false' }),
       log,
     });

@@ -3,6 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { twilioSignature } from '../../twilio/signature.js';
 import { buildServer, type PhonebridgeServer } from '../app.js';
+import { FakeMediaLeg } from '../../../test/helpers/fake-media-leg.js';
 
 const TOKEN = 'test-auth-token-0123456789abcdef';
 const SID = 'CA' + 'a'.repeat(32);
@@ -15,6 +16,7 @@ const env = {
 
 async function server(extra: Record<string, string> = {}): Promise<PhonebridgeServer> {
   return buildServer({
+    media: new FakeMediaLeg(),
     config: loadConfig({ ...env, ...extra }),
     log: createLogger({ level: 'silent' }),
   });

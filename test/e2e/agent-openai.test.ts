@@ -25,16 +25,24 @@ const PROMPTS = {
   goodbye: repoWav('assets/prompts/goodbye.wav'),
 };
 
-/** Asserts by content that what the caller heard since `sinceMs` was `prompt`. */
+/**
+ * Asserts by content that what the caller heard since `sinceMs` was `prompt`: it matches
+ * that prompt best, clearly better than any other, and well above noise. Measured here:
+ * the right prompt 0.74-0.95 (the low end on a machine loaded past 10; once, loaded past
+ * 20, a starved apology fell to 0.48), every wrong one at most 0.73, line noise and
+ * silence at most 0.34.
+ */
 function expectHeard(caller: FakeCaller, sinceMs: number, prompt: keyof typeof PROMPTS): void {
   const heard = whichPrompt(
     caller.received.filter((f) => f.atMs >= sinceMs),
     CALLER_RATE_HZ,
     PROMPTS,
   );
-  const scores = JSON.stringify(heard.scores);
-  expect(heard.best, `envelope match per prompt: ${scores}`).toBe(prompt);
-  expect(heard.scores[prompt], `envelope match per prompt: ${scores}`).toBeGreaterThan(0.8);
+  const why = `envelope match per prompt: ${JSON.stringify(heard.scores)}`;
+  const others = Object.entries(heard.scores).filter(([name]) => name !== prompt);
+  expect(heard.best, why).toBe(prompt);
+  expect(heard.scores[prompt], why).toBeGreaterThan(0.6);
+  for (const [, score] of others) expect(heard.scores[prompt]! - score, why).toBeGreaterThan(0.08);
 }
 
 /** The loudest sample the fake Realtime server was sent as caller audio (base64 PCM16). */

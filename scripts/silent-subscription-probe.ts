@@ -20,7 +20,7 @@ import {
 import { AccessToken } from 'livekit-server-sdk';
 import { LocalLiveKit } from '../src/livekit/local.js';
 import { tone } from '../src/audio/analysis.js';
-import { filterRoomEvents } from '../src/livekit/room-event-filter.js';
+import { filterRoomEvents } from '../src/livekit/testing/room-event-filter.js';
 
 const lk = await LocalLiveKit.start({});
 const ROUNDS = Number(process.env.ROUNDS ?? 6);

@@ -45,7 +45,6 @@ async function harness(codec: Codec = 'mulaw'): Promise<Harness> {
     from: '+15551234567',
     to: '+15557654321',
     room: 'call-CA' + '0'.repeat(32),
-    streamToken: 't',
     log: createLogger({ level: 'silent' }),
   });
   const bridge = new CallBridge(

@@ -1,6 +1,10 @@
 import type { Logger } from '../log.js';
 
-export type CallPhase = 'admitting' | 'admitted' | 'streaming' | 'ending' | 'ended';
+/**
+ * `moved`: another instance took the call over (its stream landed there); this instance
+ * let go of it without ending it.
+ */
+export type CallPhase = 'admitting' | 'admitted' | 'streaming' | 'ending' | 'ended' | 'moved';
 
 /** Why a call ended: a label for logs and the `phonebridge_calls_ended_total` metric. */
 export type EndReason =
@@ -32,7 +36,6 @@ export class Call {
   /** The TwiML answer, replayed verbatim when Twilio retries the webhook. */
   twiml?: string;
   streamSid?: string;
-  streamStartedAt?: number;
   /** Set once the call starts ending: its teardown, awaited by anyone who ends it again. */
   ending?: Promise<void>;
   /** Resolves once admission finished (room made, agent dispatched) or failed. */
@@ -44,7 +47,6 @@ export class Call {
     readonly from: string,
     readonly to: string,
     readonly room: string,
-    readonly streamToken: string,
     readonly log: Logger,
   ) {
     this.admission = new Promise<void>((resolve) => {

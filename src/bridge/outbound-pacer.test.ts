@@ -87,6 +87,29 @@ describe('OutboundPacer', () => {
     expect(pacer.onMarkEcho('not-ours')).toBeUndefined();
   });
 
+  it('does not take the echoes of marks a clear dropped for playback', () => {
+    const { pacer, sent } = setup(1000);
+    for (let i = 0; i < 25; i++) pacer.push('AAAA', false);
+    expect(pacer.onMarkEcho('pb-10')).toBe(15 * 20); // played before the barge-in
+    expect(pacer.clear()).toBe(true);
+    // Twilio answers a clear by returning every mark still in its buffer, unplayed.
+    expect(pacer.onMarkEcho('pb-20')).toBeUndefined();
+    expect(pacer.stats).toMatchObject({ playedFrames: 10, marksEchoed: 1, marksCleared: 1 });
+    // Marks sent after the clear are timed again.
+    for (let i = 0; i < 10; i++) pacer.push('AAAA', false);
+    expect(sent.filter((m) => m.includes('"mark"')).at(-1)).toContain('pb-30');
+    expect(pacer.onMarkEcho('pb-30')).toBe(5 * 20);
+    expect(pacer.stats.playedFrames).toBe(30);
+  });
+
+  it('keeps its marks when there was nothing to clear', () => {
+    const { pacer } = setup(1000);
+    for (let i = 0; i < 10; i++) pacer.push('AAAA', false);
+    vi.advanceTimersByTime(1000); // Twilio has played it all by our estimate
+    expect(pacer.clear()).toBe(false);
+    expect(pacer.onMarkEcho('pb-10')).toBe(0);
+  });
+
   it('counts an underrun when agent speech stalls long enough for Twilio to run dry', () => {
     const { pacer } = setup();
     pacer.push('a', false);

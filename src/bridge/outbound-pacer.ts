@@ -31,6 +31,8 @@ export interface OutboundStats {
   clears: number;
   marksSent: number;
   marksEchoed: number;
+  /** Echoes of marks that were still queued at a `clear`: Twilio returns them unplayed. */
+  marksCleared: number;
   maxQueueFrames: number;
   /** Frames the caller has heard, from the last echoed mark. */
   playedFrames: number;
@@ -50,6 +52,7 @@ export class OutboundPacer {
     clears: 0,
     marksSent: 0,
     marksEchoed: 0,
+    marksCleared: 0,
     maxQueueFrames: 0,
     playedFrames: 0,
   };
@@ -65,6 +68,11 @@ export class OutboundPacer {
   private readonly prefix: string;
   /** Mark name → frames sent when it was sent. */
   private readonly marks = new Map<string, number>();
+  /**
+   * Marks outstanding at a `clear`. Twilio echoes every mark still in its buffer when it
+   * clears, so such an echo says nothing about what the caller heard or when.
+   */
+  private readonly clearedMarks = new Set<string>();
 
   constructor(private readonly opts: OutboundPacerOptions) {
     this.frameMs = opts.frameMs ?? 20;
@@ -117,6 +125,8 @@ export class OutboundPacer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!had) return false;
+    for (const name of this.marks.keys()) this.clearedMarks.add(name);
+    this.marks.clear();
     this.opts.send(`{"event":"clear","streamSid":"${this.opts.streamSid}"}`);
     this.stats.clears++;
     return true;
@@ -139,6 +149,10 @@ export class OutboundPacer {
 
   /** A mark came back: the caller has heard everything sent before it. Returns the lag in ms, if ours. */
   onMarkEcho(name: string): number | undefined {
+    if (this.clearedMarks.delete(name)) {
+      this.stats.marksCleared++;
+      return undefined;
+    }
     const at = this.marks.get(name);
     if (at === undefined) return undefined;
     this.marks.delete(name);
@@ -153,6 +167,7 @@ export class OutboundPacer {
     this.timer = undefined;
     this.backlog.length = 0;
     this.marks.clear();
+    this.clearedMarks.clear();
   }
 
   private sendNow(p: Pending): void {

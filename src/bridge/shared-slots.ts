@@ -1,45 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createClient } from 'redis';
 import type { Logger } from '../log.js';
+import { ACQUIRE, CLAIM, FINISH } from './shared-slots-scripts.js';
 
 /**
- * Call slots shared by every phonebridge instance through Redis, so that
- * MAX_CONCURRENT_CALLS holds for the whole fleet (a trunk or licence limit), not per
- * instance. Each slot is a member of one sorted set scored by its expiry: an instance
- * that dies without releasing its calls loses them after `ttlMs`, because live
- * instances refresh their own slots every `ttlMs / 3`.
+ * The fleet's shared view of its calls, in Redis, so that MAX_CONCURRENT_CALLS holds for
+ * the whole fleet (a trunk or licence limit, not per instance) and a call belongs to
+ * exactly one instance at a time:
+ * - slots: one sorted set of CallSids scored by expiry. An instance that dies without
+ *   releasing its calls loses them after `ttlMs`, because live instances refresh their
+ *   own slots every `ttlMs / 3`.
+ * - owner: which instance holds each call, and whether it is still waiting for its stream
+ *   (`admitted`) or carrying it (`streaming`). A stream that lands on another instance
+ *   than the webhook claims the call there; the admitting instance hears it on the
+ *   events channel and lets go.
+ * - ended: CallSids that ended, kept while their stream tokens could still be used.
  */
-const ACQUIRE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
-  redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], ARGV[4])
-  return 1
-end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], ARGV[4])
-return 1`;
-
 export interface SharedSlotsOptions {
   url: string;
   limit: number;
   ttlMs?: number;
+  /** How long an ended call (and a call's owner record) is remembered: the stream token's lifetime. */
+  rememberMs?: number;
   key?: string;
   log: Logger;
 }
 
+export type AcquireResult = 'ok' | 'full' | 'ended' | 'elsewhere';
+export type ClaimResult = 'ok' | 'full' | 'ended' | 'taken';
+
+/** What one instance tells the others. */
+export type FleetEvent =
+  { type: 'moved'; callSid: string; to: string } | { type: 'ended'; callSid: string };
+
 export class SharedSlots {
+  /** This process among the fleet's instances (no spaces or `|`: it is stored in values). */
+  readonly instanceId = `${hostname().replace(/[^\w.-]/g, '')}-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly client;
+  private readonly subscriber;
   private readonly held = new Set<string>();
   private readonly key: string;
   private readonly ttlMs: number;
+  private readonly rememberMs: number;
+  private readonly listeners: ((e: FleetEvent) => void)[] = [];
   private heartbeat?: NodeJS.Timeout;
 
   private constructor(private readonly opts: SharedSlotsOptions) {
     this.key = opts.key ?? 'phonebridge:calls';
     this.ttlMs = opts.ttlMs ?? 60_000;
+    this.rememberMs = opts.rememberMs ?? 75_000;
     this.client = createClient({ url: opts.url, socket: { connectTimeout: 5000 } });
-    this.client.on('error', (err: Error) =>
-      opts.log.warn({ err: err.message }, 'Redis connection error'),
-    );
+    this.subscriber = this.client.duplicate();
+    for (const c of [this.client, this.subscriber])
+      c.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'Redis connection error'));
   }
 
   /** Connects, or throws with a one-line reason naming REDIS_URL. */
@@ -47,7 +61,10 @@ export class SharedSlots {
     const slots = new SharedSlots(opts);
     try {
       await slots.client.connect();
+      await slots.subscriber.connect();
+      await slots.subscriber.subscribe(slots.channel, (message) => slots.onMessage(message));
     } catch (err) {
+      await slots.close();
       throw new Error(
         `REDIS_URL: cannot connect to ${redact(opts.url)} (${(err as Error).message})`,
       );
@@ -57,19 +74,83 @@ export class SharedSlots {
     return slots;
   }
 
-  /** Takes a slot for the call, atomically against the fleet-wide limit. Idempotent per call. */
-  async acquire(callSid: string): Promise<boolean> {
-    const ok = await this.client.eval(ACQUIRE, {
-      keys: [this.key],
-      arguments: [String(Date.now()), String(this.ttlMs), String(this.opts.limit), callSid],
-    });
-    if (ok === 1) this.held.add(callSid);
-    return ok === 1;
+  /** Calls `fn` for every event another instance (or this one) publishes. */
+  onEvent(fn: (e: FleetEvent) => void): void {
+    this.listeners.push(fn);
   }
 
-  async release(callSid: string): Promise<void> {
+  /**
+   * A webhook admits the call here: takes its slot against the fleet-wide limit and
+   * records this instance as its owner. `elsewhere`: another instance is admitting or
+   * carrying it (a webhook retried to another instance). Idempotent per call.
+   */
+  async acquire(callSid: string): Promise<AcquireResult> {
+    const result = await this.client.eval(ACQUIRE, {
+      keys: this.keysOf(callSid),
+      arguments: [
+        String(Date.now()),
+        String(this.ttlMs),
+        String(this.opts.limit),
+        callSid,
+        `${this.instanceId}|admitted`,
+        String(this.rememberMs),
+      ],
+    });
+    if (result === 'ok') this.held.add(callSid);
+    return result as AcquireResult;
+  }
+
+  /**
+   * The call's stream started here: this instance carries it from now on. Takes the slot
+   * (already held when the webhook landed here too), and tells the admitting instance to
+   * let go. `taken`: another instance already carries a stream for it.
+   */
+  async claimStream(callSid: string): Promise<ClaimResult> {
+    const result = await this.client.eval(CLAIM, {
+      keys: this.keysOf(callSid),
+      arguments: [
+        String(Date.now()),
+        String(this.ttlMs),
+        String(this.opts.limit),
+        callSid,
+        this.instanceId,
+        String(this.rememberMs),
+        this.channel,
+      ],
+    });
+    if (result === 'ok') this.held.add(callSid);
+    return result as ClaimResult;
+  }
+
+  /** Whether this instance still owns the call (false once another one claimed it). */
+  async isOwner(callSid: string): Promise<boolean> {
+    const owner = await this.client.get(this.keysOf(callSid)[1]!);
+    return owner === null || owner.startsWith(`${this.instanceId}|`);
+  }
+
+  /**
+   * The call ended here: frees its slot and, when its stream token went out, remembers it
+   * ended. Returns false, and changes nothing, when another instance carries the call:
+   * its slot and room are theirs.
+   */
+  async finish(callSid: string, remember = true): Promise<boolean> {
     this.held.delete(callSid);
-    await this.client.zRem(this.key, callSid);
+    const done = await this.client.eval(FINISH, {
+      keys: this.keysOf(callSid),
+      arguments: [callSid, String(this.rememberMs), this.instanceId, remember ? '1' : '0'],
+    });
+    return done === 1;
+  }
+
+  /** Stops refreshing a call's slot without freeing it: the instance that took it over does. */
+  forget(callSid: string): void {
+    this.held.delete(callSid);
+  }
+
+  /** Twilio says the call is over: every instance ends its part, and it is remembered as ended. */
+  async announceEnded(callSid: string): Promise<void> {
+    await this.client.set(this.keysOf(callSid)[2]!, '1', { PX: this.rememberMs });
+    await this.client.publish(this.channel, `ended ${callSid}`);
   }
 
   /** Calls holding a slot across the fleet, expired ones excluded. */
@@ -79,7 +160,31 @@ export class SharedSlots {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
-    await this.client.quit().catch(() => undefined);
+    for (const c of [this.subscriber, this.client]) {
+      if (c.isOpen) await c.quit().catch(() => undefined);
+    }
+  }
+
+  private get channel(): string {
+    return `${this.key}:events`;
+  }
+
+  private keysOf(callSid: string): string[] {
+    return [this.key, `${this.key}:owner:${callSid}`, `${this.key}:ended:${callSid}`];
+  }
+
+  private onMessage(message: string): void {
+    const [type, callSid, to] = message.split(' ');
+    if (!callSid) return;
+    const event: FleetEvent | undefined =
+      type === 'moved' && to
+        ? { type, callSid, to }
+        : type === 'ended'
+          ? { type, callSid }
+          : undefined;
+    if (!event) return;
+    if (event.type === 'moved' && event.to !== this.instanceId) this.held.delete(callSid);
+    for (const fn of this.listeners) fn(event);
   }
 
   private async refresh(): Promise<void> {

@@ -10,10 +10,9 @@ import {
 } from '../twilio/stream-messages.js';
 import type { Call } from './call.js';
 import { CallBridge } from './call-bridge.js';
-import { verifyStreamToken } from './stream-token.js';
+import { FloodGuard } from './flood-guard.js';
+import { bindStream } from './stream-binding.js';
 
-/** Twilio sends 50 media messages a second; ten times that for a whole second is a flood. */
-const FLOOD_MESSAGES_PER_SECOND = 500;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 type ProblemKind =
@@ -38,10 +37,12 @@ export class StreamSession {
   private streamSid?: string;
   private log: Logger;
   private readonly seen = new Set<ProblemKind>();
-  private windowStart = 0;
-  private windowCount = 0;
+  /** Twilio sends 50 media messages a second; ten times that, sustained, is a flood. */
+  private readonly floodGuard = new FloodGuard({ limitPerSecond: 500 });
   private startTimer?: NodeJS.Timeout;
   private closed = false;
+  /** Messages that arrive while `start` is being bound to its call, handled once it is. */
+  private held?: { data: Buffer; isBinary: boolean; receivedAt: number }[];
 
   constructor(
     private readonly ws: WebSocket,
@@ -62,6 +63,12 @@ export class StreamSession {
     const receivedAt = performance.now();
     if (this.closed) return;
     if (this.flooded(receivedAt)) return;
+    if (this.held) this.held.push({ data, isBinary, receivedAt });
+    else this.handle(data, isBinary, receivedAt);
+  }
+
+  private handle(data: Buffer, isBinary: boolean, receivedAt: number): void {
+    if (this.closed) return;
     if (isBinary) return this.problem('binary', 'binary frame ignored');
     let raw: unknown;
     try {
@@ -114,7 +121,8 @@ export class StreamSession {
   }
 
   private async onStart(msg: StartMessage): Promise<void> {
-    if (this.call) return this.problem('duplicate_start', 'second start message ignored');
+    if (this.call || this.held)
+      return this.problem('duplicate_start', 'second start message ignored');
     clearTimeout(this.startTimer);
     const { ctx } = this;
     const s = msg.start;
@@ -123,42 +131,36 @@ export class StreamSession {
     this.log = ctx.log.child({ callSid: s.callSid, streamSid: msg.streamSid });
     if (msg.streamSid !== s.streamSid)
       return this.close(CloseCodes.protocol, 'streamSid mismatch in start');
-    const check = verifyStreamToken(
-      ctx.streamTokenSecret,
-      params[STREAM_PARAMS.token],
-      s.callSid,
-      room,
-    );
-    if (!check.ok) {
-      this.log.warn({ reason: check.reason }, 'Refused stream: not an admitted call');
-      return this.close(CloseCodes.unknownCall, check.reason);
-    }
-    let call = ctx.registry.get(s.callSid);
-    if (call && call.phase !== 'admitted') {
-      this.log.warn(
-        { phase: call.phase },
-        'Refused stream: this call already has a stream or has ended',
-      );
-      return this.close(CloseCodes.duplicateStream, 'call already has a stream');
-    }
-    if (!call) {
-      // The token is ours, but another instance (or an earlier run) admitted the call.
-      if (!ctx.registry.hasRoom() || ctx.state.draining)
-        return this.close(CloseCodes.goingAway, 'at capacity');
-      call = ctx.registry.admit({
+    this.held = [];
+    const bound = await bindStream(
+      ctx,
+      {
         callSid: s.callSid,
+        room,
         from: params[STREAM_PARAMS.from] ?? '',
         to: params[STREAM_PARAMS.to] ?? '',
-        room,
-        streamToken: params[STREAM_PARAMS.token] ?? '',
-        log: ctx.log.child({ callSid: s.callSid }),
-      });
-      call.admissionDone();
+        token: params[STREAM_PARAMS.token],
+      },
+      this.log,
+    );
+    if (!bound.ok) {
+      this.held = undefined;
+      this.log.warn({ reason: bound.reason }, `Refused stream: ${bound.why}`);
+      return this.close(bound.code, bound.reason);
+    }
+    const call = bound.call;
+    if (bound.adopted) {
+      ctx.metrics.callsMoved.inc({ direction: 'adopted' });
       this.log.info('Adopted a call admitted elsewhere (stream token verified)');
+    }
+    if (this.closed || !ctx.registry.streamStarted(call, msg.streamSid)) {
+      // Twilio hung up while we bound the stream, or the call ended meanwhile.
+      this.held = undefined;
+      void ctx.registry.end(call, 'socket_closed');
+      return this.close(CloseCodes.unknownCall, 'call has ended');
     }
     this.call = call;
     this.streamSid = msg.streamSid;
-    ctx.registry.streamStarted(call, msg.streamSid);
     this.log.info({ room }, `Stream started: ${msg.streamSid} for call ${s.callSid}`);
 
     const bridge = new CallBridge(
@@ -189,6 +191,9 @@ export class StreamSession {
         'Bridge summary',
       );
     });
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const m of held) this.handle(m.data, m.isBinary, m.receivedAt);
     // Failures to join end the call inside the bridge, after the caller heard why.
     await bridge.start();
   }
@@ -211,14 +216,10 @@ export class StreamSession {
   }
 
   private flooded(now: number): boolean {
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowCount = 0;
-    }
-    if (++this.windowCount <= FLOOD_MESSAGES_PER_SECOND) return false;
+    if (this.floodGuard.admit(now)) return false;
     this.ctx.metrics.protocolErrors.inc({ kind: 'flood' });
     this.log.warn(
-      { limit: FLOOD_MESSAGES_PER_SECOND },
+      { limit: this.floodGuard.limitPerSecond },
       'Message flood on the media stream; closing it',
     );
     this.close(CloseCodes.flood, 'message flood');

@@ -6,6 +6,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * the stream belongs to a call a webhook admitted, without shared state, so a
  * stream that lands on another instance can still be verified.
  */
+/**
+ * How long a stream token stays valid: the wait for the stream to start, plus a minute for
+ * Twilio's own retries. Ended calls are remembered this long (EndedCalls), plus clock skew.
+ */
+export function streamTokenLifetimeMs(streamStartTimeoutMs: number): number {
+  return streamStartTimeoutMs + 60_000;
+}
+
 export function issueStreamToken(
   secret: string,
   callSid: string,

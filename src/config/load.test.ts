@@ -37,6 +37,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ OPENAI_API_KEY: 'sk-test-123456' }).AGENT_MODE).toBe('openai');
   });
 
+  it('reads TRUST_PROXY as off, a hop count or a list of proxies, and refuses trusting everyone', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, loopback,::1' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
+    expect(configError({ TRUST_PROXY: 'true' })).toMatch(/TRUST_PROXY must be off, a hop count/);
+    expect(configError({ TRUST_PROXY: '10.0.0.0/33' })).toMatch(/not 10\.0\.0\.0\/33/);
+    expect(configError({ TRUST_PROXY: 'proxy.example.com' })).toMatch(/TRUST_PROXY/);
+  });
+
   it('reports every bad variable in one message', () => {
     const msg = configError({
       PORT: 'eighty',

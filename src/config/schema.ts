@@ -43,6 +43,35 @@ const commaList = (item: z.ZodString) =>
     )
     .pipe(z.array(item));
 
+/** proxy-addr's names for whole ranges, which Fastify understands too. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * Which proxy hops' X-Forwarded-For to believe for the client address: off (none, the
+ * socket's peer is the client), a hop count, or the proxies' addresses/CIDRs. `true`
+ * (believe every hop) is refused: it lets any client pick its own address.
+ */
+const trustProxy = z.string().transform((value, ctx): false | number | string[] => {
+  const v = value.toLowerCase();
+  if (['false', 'off', 'no', '0'].includes(v)) return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  const bad = entries.filter((e) => !PROXY_RANGE_NAMES.has(e) && !isAddressOrCidr(e));
+  if (v === 'true' || entries.length === 0 || bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be off, a hop count, or a comma-separated list of proxy addresses or CIDRs${
+        bad.length > 0 ? ` (not ${bad.slice(0, 3).join(', ')})` : ''
+      }`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+});
+
 /**
  * Every setting phonebridge reads, with defaults. Names follow the ecosystem's own
  * (LIVEKIT_*, OPENAI_*, TWILIO_*) so an existing deployment's environment just works.
@@ -115,6 +144,7 @@ export const configSchema = z.object({
   ROOM_MAX_PARTICIPANTS: int(2, 100).default(4),
   STREAM_STATUS_CALLBACK: bool.default(false),
   RATE_LIMIT_MAX: int(1, 1000000).default(120),
+  TRUST_PROXY: trustProxy.default(false),
   RATE_LIMIT_WINDOW_MS: int(1000, 3600000).default(60000),
   ERROR_MESSAGE: z
     .string()

@@ -29,6 +29,9 @@ export interface HealthState {
   checkedAt: number;
 }
 
+/** `ParticipantInfo_Kind.AGENT` in livekit/protocol (not re-exported by livekit-server-sdk). */
+const AGENT_KIND = 4;
+
 function httpUrl(url: string): string {
   return url.replace(/^ws/, 'http');
 }
@@ -128,9 +131,23 @@ export class LiveKitApi {
     }
   }
 
-  async listCallRooms(prefix = 'call-'): Promise<string[]> {
-    const rooms = await this.rooms.listRooms();
-    return rooms.map((r) => r.name).filter((n) => n.startsWith(prefix));
+  /** Whether the room exists: a call's room lives exactly as long as the call. */
+  async roomExists(room: string): Promise<boolean> {
+    return (await this.rooms.listRooms([room])).some((r) => r.name === room);
+  }
+
+  /**
+   * Whether someone other than an agent is in the room: in a call's room that is the
+   * phone leg, so an instance that never carried the call's stream learns that another
+   * instance does.
+   */
+  async hasPhoneLeg(room: string): Promise<boolean> {
+    try {
+      return (await this.rooms.listParticipants(room)).some((p) => Number(p.kind) !== AGENT_KIND);
+    } catch (err) {
+      if (status(err) === 404) return false;
+      throw err;
+    }
   }
 
   /** LiveKit reachability, probed at most once per cache period, never concurrently. */

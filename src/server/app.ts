@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, {
   LogController,
@@ -21,6 +20,10 @@ import { createMetrics } from './metrics.js';
 import { SharedSlots } from '../bridge/shared-slots.js';
 import { MediaEngine } from '../engine/engine.js';
 import type { MediaLeg } from '../engine/media-leg.js';
+import { EndedCalls } from '../bridge/ended-calls.js';
+import { streamTokenLifetimeMs } from '../bridge/stream-token.js';
+import { finishShared, followFleet, isStillOurs } from './fleet.js';
+import { trustProxyOption, unsignedLimiter } from './unsigned-limit.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
@@ -72,11 +75,14 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   if (engine) metrics.setEngineSource(engine);
   const media: MediaLeg = deps.media ?? engine ?? noMediaLeg;
 
+  // Ended calls are remembered while their stream tokens could still be used (plus skew).
+  const rememberMs = streamTokenLifetimeMs(config.STREAM_START_TIMEOUT_MS) + 5_000;
   const sharedSlots = config.REDIS_URL
     ? await SharedSlots.connect({
         url: config.REDIS_URL,
         limit: config.MAX_CONCURRENT_CALLS,
         ttlMs: config.SHARED_SLOT_TTL_MS,
+        rememberMs,
         log,
       }).catch(async (err: unknown) => {
         await engine?.stop();
@@ -84,13 +90,22 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       })
     : undefined;
   const onEnded = async (call: Call, reason: EndReason): Promise<void> => {
+    // A call that never streamed here may be carried by the instance its stream landed on
+    // (ended here by a shutdown, say): its slot and room are that instance's. Redis says so
+    // atomically; without it, LiveKit does (unless the call is over for sure anyway).
+    const unsure = !call.streamSid && !CERTAIN_ENDS.has(reason);
+    // A call turned away at admission never had a stream token out: nothing to remember.
+    const remember = reason !== 'admission_failed';
+    const ours = sharedSlots
+      ? await finishShared(ctx, call, remember)
+      : !unsure || (await isStillOurs(ctx, call).catch(() => true));
+    if (!ours) {
+      metrics.callsMoved.inc({ direction: 'released' });
+      call.log.info('Another instance carries this call; leaving its slot and room to it');
+      return;
+    }
+    if (remember) ctx.endedCalls.add(call.callSid);
     metrics.callsEnded.inc({ reason });
-    await sharedSlots?.release(call.callSid).catch((err: unknown) => {
-      call.log.warn(
-        { err: (err as Error).message },
-        'Could not release the shared call slot; it expires on its own',
-      );
-    });
     metrics.callDuration.observe(call.durationMs() / 1000);
     try {
       const deleted = await livekit.deleteRoom(call.room);
@@ -110,23 +125,13 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     capacity: config.MAX_CONCURRENT_CALLS,
     streamStartTimeoutMs: config.STREAM_START_TIMEOUT_MS,
     onEnded,
+    isStillOurs: (call) => isStillOurs(ctx, call),
+    onReleased: (call) => {
+      sharedSlots?.forget(call.callSid);
+      metrics.callsMoved.inc({ direction: 'released' });
+    },
   });
   metrics.setActiveSource(() => registry.active);
-
-  const ctx: ServerContext = {
-    config,
-    log,
-    metrics,
-    livekit,
-    registry,
-    callControl,
-    media,
-    engine,
-    sharedSlots,
-    // Derived, not random, so every instance behind a load balancer verifies the same tokens.
-    streamTokenSecret: deriveStreamSecret(config),
-    state: { draining: false, startedAt: Date.now() },
-  };
 
   // Typed as the default instance: pino's Logger is a FastifyBaseLogger, and the routes are written for that.
   const app: FastifyInstance = Fastify<
@@ -139,7 +144,9 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     // Our own lines tell each call's story; per-request access logs would drown them.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-    trustProxy: true,
+    // Only the client address (the rate limit's key) depends on it; signature URLs are
+    // rebuilt from PUBLIC_URL or the forwarded headers whatever it says.
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
     return503OnClosing: false,
   });
   await app.register(formbody);
@@ -152,6 +159,23 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     },
   });
   await app.register(websocket, { options: { maxPayload: MAX_STREAM_MESSAGE_BYTES } });
+
+  const ctx: ServerContext = {
+    config,
+    log,
+    metrics,
+    livekit,
+    registry,
+    callControl,
+    media,
+    engine,
+    sharedSlots,
+    endedCalls: new EndedCalls(rememberMs),
+    // Derived, not random, so every instance behind a load balancer verifies the same tokens.
+    streamTokenSecret: `phonebridge-stream-token:${config.LIVEKIT_API_SECRET}`,
+    state: { draining: false, startedAt: Date.now() },
+    unsignedLimit: unsignedLimiter(app, config),
+  };
   app.setErrorHandler(
     (err: { statusCode?: number; message: string; code?: string }, req, reply) => {
       const status =
@@ -172,10 +196,20 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       .send(`Not Found: ${req.method} ${req.url.split('?')[0]}`),
   );
 
-  incomingCallRoute(app, ctx);
-  callStatusRoute(app, ctx);
-  healthRoutes(app, ctx);
-  mediaStreamRoute(app, ctx);
+  try {
+    incomingCallRoute(app, ctx);
+    callStatusRoute(app, ctx);
+    healthRoutes(app, ctx);
+    mediaStreamRoute(app, ctx);
+  } catch (err) {
+    // A route refusing its configuration (no auth token) stops start-up; release what is open.
+    await app.close();
+    await sharedSlots?.close();
+    await engine?.stop();
+    throw err;
+  }
+
+  followFleet(ctx);
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -200,11 +234,8 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   return { app, ctx, shutdown };
 }
 
-function deriveStreamSecret(config: Config): string {
-  const seed = config.LIVEKIT_API_SECRET ?? config.TWILIO_AUTH_TOKEN;
-  if (!seed) return randomBytes(32).toString('hex');
-  return `phonebridge-stream-token:${seed}`;
-}
+/** Ends after which no instance can be carrying the call (or none ever was). */
+const CERTAIN_ENDS = new Set<EndReason>(['status_callback', 'stream_timeout', 'admission_failed']);
 
 /** SIP mode's media leg: there is none, and a stream that arrives anyway is told so. */
 const noMediaLeg: MediaLeg = {

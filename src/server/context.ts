@@ -6,7 +6,9 @@ import type { CallControl } from '../twilio/call-control.js';
 import type { MediaLeg } from '../engine/media-leg.js';
 import type { MediaEngine } from '../engine/engine.js';
 import type { Metrics } from './metrics.js';
+import type { UnsignedLimit } from './unsigned-limit.js';
 import type { SharedSlots } from '../bridge/shared-slots.js';
+import type { EndedCalls } from '../bridge/ended-calls.js';
 
 /** What every route needs, built once per server instance. */
 export interface ServerContext {
@@ -22,7 +24,11 @@ export interface ServerContext {
   engine?: MediaEngine;
   /** Fleet-wide call slots in Redis (REDIS_URL); absent for a single instance. */
   sharedSlots?: SharedSlots;
+  /** Calls that ended here (or, with Redis, anywhere), while their stream tokens live. */
+  endedCalls: EndedCalls;
   /** Key for per-call stream tokens; never leaves the process. */
   streamTokenSecret: string;
   state: { draining: boolean; startedAt: number };
+  /** Counts a request that failed the signature check against its source's limit. */
+  unsignedLimit: UnsignedLimit;
 }

@@ -94,7 +94,7 @@ export function createMetrics() {
     }),
     calls: new Counter({
       name: 'phonebridge_calls_total',
-      help: 'Webhook outcomes: bridged, rejected_busy, rejected_error, signature_invalid, bad_request',
+      help: 'Webhook outcomes: bridged, rejected_busy, rejected_error, ended_during_admission, admitted_elsewhere, signature_invalid, rate_limited, bad_request',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
@@ -102,6 +102,12 @@ export function createMetrics() {
       name: 'phonebridge_calls_ended_total',
       help: 'Ended calls by reason',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    callsMoved: new Counter({
+      name: 'phonebridge_calls_moved_total',
+      help: 'Calls handed between instances: adopted (stream landed here, webhook elsewhere) or released',
+      labelNames: ['direction'] as const,
       registers: [registry],
     }),
     callDuration: new Histogram({

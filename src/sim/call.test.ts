@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateCall, type CallOptions } from './call.js';
-import { startFakePhonebridge, type FakeMode, type FakePhonebridge } from './fake-phonebridge.js';
+import {
+  startFakePhonebridge,
+  type FakeMode,
+  type FakePhonebridge,
+} from './testing/fake-phonebridge.js';
 
 const token = 'test-auth-token-0123456789abcdef';
 const publicUrl = 'https://pb.example.test';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakePhonebridge, type FakePhonebridge } from './fake-phonebridge.js';
+import { startFakePhonebridge, type FakePhonebridge } from './testing/fake-phonebridge.js';
 import { formatLoadReport, runLoad, type LoadProgress } from './load.js';
 import { metricValue } from './metrics.js';
 import { percentile } from './stats.js';

@@ -45,6 +45,8 @@ export interface LoadReport {
   latency: {
     kind: 'round-trip' | 'response';
     samples: number;
+    /** Calls that measured at least one sample: a call that measured none heard nothing back. */
+    callsMeasured: number;
     p50Ms: number | null;
     p95Ms: number | null;
     p99Ms: number | null;
@@ -193,6 +195,7 @@ export async function runLoad(options: LoadOptions, signal: AbortSignal): Promis
     latency: {
       kind,
       samples: latencies.length,
+      callsMeasured: reports.filter((r) => latencySamples(r, kind).length > 0).length,
       p50Ms: percentile(latencies, 50),
       p95Ms: percentile(latencies, 95),
       p99Ms: percentile(latencies, 99),

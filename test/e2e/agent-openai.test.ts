@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
-import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
+import { CALLER_RATE_HZ, FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
 import { fixtureWav } from '../../src/agent/testing/speech.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
+import { repoWav, whichPrompt } from '../helpers/prompt-match.js';
 
 const GOOD_KEY = 'sk-test-good-0123456789';
 const BAD_KEY = 'sk-test-bad-0123456789';
@@ -17,6 +18,42 @@ const lk = livekit();
 const svc = roomService();
 const dispatcher = new AgentDispatchClient(lk.url.replace(/^ws/, 'http'), lk.apiKey, lk.apiSecret);
 const speech = fixtureWav('caller-hello.wav');
+// What the caller could hear: the model's reply (the fake server's audio) or a shipped prompt.
+const PROMPTS = {
+  reply: fixtureWav('assistant-reply.wav'),
+  apology: repoWav('assets/prompts/apology.wav'),
+  goodbye: repoWav('assets/prompts/goodbye.wav'),
+};
+
+/**
+ * Asserts by content that what the caller heard since `sinceMs` was `prompt`: it matches
+ * that prompt best, clearly better than any other, and well above noise. Measured here:
+ * the right prompt 0.74-0.95 (the low end on a machine loaded past 10; once, loaded past
+ * 20, a starved apology fell to 0.48), every wrong one at most 0.73, line noise and
+ * silence at most 0.34.
+ */
+function expectHeard(caller: FakeCaller, sinceMs: number, prompt: keyof typeof PROMPTS): void {
+  const heard = whichPrompt(
+    caller.received.filter((f) => f.atMs >= sinceMs),
+    CALLER_RATE_HZ,
+    PROMPTS,
+  );
+  const why = `envelope match per prompt: ${JSON.stringify(heard.scores)}`;
+  const others = Object.entries(heard.scores).filter(([name]) => name !== prompt);
+  expect(heard.best, why).toBe(prompt);
+  expect(heard.scores[prompt], why).toBeGreaterThan(0.6);
+  for (const [, score] of others) expect(heard.scores[prompt]! - score, why).toBeGreaterThan(0.08);
+}
+
+/** The loudest sample the fake Realtime server was sent as caller audio (base64 PCM16). */
+function loudestCallerAudio(fake: FakeRealtimeServer): number {
+  let peak = 0;
+  for (const e of fake.events('input_audio_buffer.append')) {
+    const b = Buffer.from(String(e.audio), 'base64');
+    for (let i = 0; i + 1 < b.length; i += 2) peak = Math.max(peak, Math.abs(b.readInt16LE(i)));
+  }
+  return peak;
+}
 
 // rtc-node's native runtime is one per process and cannot be used after dispose(): once,
 // after every describe in this file.
@@ -172,8 +209,8 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     const spokeAt = Date.now();
     await caller.play(speech.samples);
     await waitFor(roomGone(room), 30_000, 'room deleted by end_call');
-    // The goodbye (the reply after the tool output) was heard before the line went down.
-    expect(caller.firstAudibleAt(spokeAt)).toBeDefined();
+    // The goodbye (the model's reply after the tool output) was heard before the line went down.
+    expectHeard(caller, spokeAt, 'reply');
     expect(JSON.stringify(fake.events('conversation.item.create'))).toContain(
       'function_call_output',
     );
@@ -216,7 +253,7 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     const spokeAt = Date.now();
     await caller.play(speech.samples);
     await waitFor(roomGone(room), 30_000, 'room deleted after apology');
-    expect(caller.firstAudibleAt(spokeAt)).toBeDefined();
+    expectHeard(caller, spokeAt, 'apology');
     await worker!.waitForLog(
       (l) => l.msg === 'OpenAI rate limit reached (429)' && l.callSid === 'CAlimit',
     );
@@ -245,6 +282,7 @@ describe('agent worker with a rejected OpenAI key', () => {
         ({ caller, room } = await placeCall(name, 'CAbadkey'));
         await waitFor(() => caller!.firstAudibleAt() !== undefined, 60_000, 'apology audio');
         await waitFor(roomGone(room), 30_000, 'room deleted after apology');
+        expectHeard(caller, 0, 'apology');
         await worker.waitForLog(
           (l) => l.msg === 'OpenAI rejected the API key (401)' && l.callSid === 'CAbadkey',
         );
@@ -279,8 +317,23 @@ describe('agent worker with GREETING=agent-first', () => {
         });
         ({ caller, room } = await placeCall(name, 'CAgreet'));
         await waitFor(() => caller!.firstAudibleAt() !== undefined, 60_000, 'greeting audio');
-        // Nothing was sent as caller speech: the greeting came from our generateReply.
-        expect(caller.sentFrames).toBeGreaterThan(0);
+        // The line carried only silence, never caller speech: the greeting came from our
+        // generateReply, not from a turn the model heard.
+        expect(caller.playStarts).toEqual([]);
+        expect(fake.events('input_audio_buffer.append').length).toBeGreaterThan(0);
+        expect(loudestCallerAudio(fake)).toBeLessThan(100);
+        // The greeting the caller heard is the model's reply audio, whole.
+        await waitFor(
+          () =>
+            caller!.agentStates.some(
+              (s, i) =>
+                i > 0 && caller!.agentStates[i - 1]!.state === 'speaking' && s.state !== 'speaking',
+            ),
+          30_000,
+          'the greeting to finish',
+        );
+        await new Promise((r) => setTimeout(r, 500)); // its last frames are still on the way
+        expectHeard(caller, 0, 'reply');
         expect(JSON.stringify(fake.events('response.create'))).toContain(
           'Thanks for calling the test line.',
         );

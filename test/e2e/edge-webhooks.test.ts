@@ -160,8 +160,27 @@ describe('Twilio edge: /incoming-call behind a proxy (PUBLIC_URL set)', () => {
   }
 
   it('counts refused signatures in /metrics', async () => {
+    const refusals = async (): Promise<number> => {
+      const text = await (await fetch(`${pb.url}/metrics`)).text();
+      const m = /phonebridge_calls_total\{outcome="signature_invalid"\} (\d+)/.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await refusals();
+    const res = await twilioPost(pb.url, '/incoming-call', callParams(), {
+      signedBase: PUBLIC,
+      signature: null,
+    });
+    expect(res.status).toBe(403);
+    expect(await refusals()).toBe(before + 1);
+    // One webhook answered, so its latency is on the histogram.
+    const answered = await twilioPost(
+      pb.url,
+      '/call-status',
+      { ...callParams(), CallStatus: 'ringing' },
+      { signedBase: PUBLIC },
+    );
+    expect(answered.status).toBe(204);
     const text = await (await fetch(`${pb.url}/metrics`)).text();
-    expect(text).toMatch(/phonebridge_calls_total\{outcome="signature_invalid"\} [1-9]/);
     expect(text).toMatch(/process_cpu_seconds_total/);
     expect(text).toMatch(/phonebridge_webhook_duration_seconds_bucket/);
   });
@@ -221,11 +240,13 @@ describe('Twilio edge: /incoming-call behind a proxy (PUBLIC_URL set)', () => {
         /duplicate parameter CallSid/,
       ],
       [
-        await twilioPost(pb.url, '/incoming-call', callParams(sid), {
-          signedBase: PUBLIC,
-          contentType: 'application/json',
-          body: '{}',
-        }),
+        // Signed (over the JSON's no form fields): refused for its content type, not its signature.
+        await twilioPost(
+          pb.url,
+          '/incoming-call',
+          {},
+          { signedBase: PUBLIC, contentType: 'application/json', body: '{}' },
+        ),
         415,
         /./,
       ],

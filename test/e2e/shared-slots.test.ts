@@ -67,8 +67,8 @@ describe.runIf(redisServerAvailable())(
         key: 'phonebridge:calls',
         log,
       });
-      expect(await dead.acquire(callSid())).toBe(true);
-      expect(await dead.acquire(callSid())).toBe(true);
+      expect(await dead.acquire(callSid())).toBe('ok');
+      expect(await dead.acquire(callSid())).toBe('ok');
       await dead.close(); // no release, no more heartbeats: as if the process was killed
       expect(await answer(a, callSid())).toBe('busy');
       await waitFor(

@@ -56,6 +56,10 @@ describe('phonebridge load: 10 concurrent calls against the mirror agent', () =>
     expect(code).toBe(0);
     expect(report.calls).toMatchObject({ ok: 10, failed: 0, rejected: 0 });
     expect(report.latency.kind).toBe('round-trip');
+    // Every call heard its own bursts come back, not just some of them.
+    const latency = JSON.stringify(report.latency);
+    expect(report.latency.callsMeasured, latency).toBe(10);
+    expect(report.latency.samples, latency).toBeGreaterThanOrEqual(10);
     expect(report.server.peakConcurrentCalls).toBeGreaterThan(1);
     // The last calls' stop messages may still be in flight when the load process exits.
     await waitFor(() => server.ctx.registry.active === 0, 10_000, 'every call to end');

@@ -10,7 +10,7 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { concatPcm } from '../../src/audio/analysis.js';
-import { filterRoomEvents } from '../../src/livekit/room-event-filter.js';
+import { filterRoomEvents } from '../../src/livekit/testing/room-event-filter.js';
 import { livekit, tokenFor } from './livekit.js';
 
 const RATE = 8000;

@@ -14,7 +14,7 @@ import {
   type RemoteTrack,
 } from '@livekit/rtc-node';
 import { rmsDbfs } from '../../audio/analysis.js';
-import { filterRoomEvents } from '../../livekit/room-event-filter.js';
+import { filterRoomEvents } from '../../livekit/testing/room-event-filter.js';
 import { AGENT_STATE_ATTRIBUTE } from '../state.js';
 import { CALLER_TRACK_NAME } from '../caller.js';
 
@@ -25,6 +25,8 @@ const FRAME_SAMPLES = (CALLER_RATE_HZ * FRAME_MS) / 1000;
 export interface ReceivedFrame {
   atMs: number;
   samples: Int16Array;
+  /** The agent track it came from: an agent may speak on more than one (a prompt track). */
+  trackSid: string;
 }
 
 /**
@@ -141,13 +143,14 @@ export class FakeCaller {
       frameSizeMs: FRAME_MS,
     });
     const reader = stream.getReader();
+    const trackSid = track.sid ?? '';
     this.streamReaders.push(reader);
     this.readers.push(
       (async () => {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) return;
-          this.received.push({ atMs: Date.now(), samples: value.data.slice() });
+          this.received.push({ atMs: Date.now(), samples: value.data.slice(), trackSid });
         }
       })().catch(() => undefined),
     );

@@ -13,8 +13,8 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
   app.post(
     '/call-status',
     {
-      ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      ...webhookRouteOptions(),
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const end = ctx.metrics.webhookLatency.startTimer({ route: 'call-status' });
@@ -32,9 +32,15 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
           },
           `Call status ${CallStatus}`,
         );
-        if (call && TERMINAL_STATUSES.has(CallStatus)) {
+        if (TERMINAL_STATUSES.has(CallStatus)) {
+          // Whatever is still in flight for this CallSid (an admission, a stream token) must
+          // not start it again, here or on another instance.
+          ctx.endedCalls.add(CallSid);
           // Do not make Twilio wait for room deletion.
-          void ctx.registry.end(call, 'status_callback');
+          if (call) void ctx.registry.end(call, 'status_callback');
+          ctx.sharedSlots?.announceEnded(CallSid).catch((err: unknown) => {
+            log.warn({ err: (err as Error).message }, 'Could not tell the fleet the call ended');
+          });
         }
         return await reply.code(204).send();
       } finally {
@@ -43,12 +49,14 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
     },
   );
 
-  // <Stream statusCallback>: stream-started / stream-stopped / stream-error, logged for the call's story.
+  // <Stream statusCallback>: stream-started / stream-stopped / stream-error, logged for the
+  // call's story. Only asked for (and so only served) with STREAM_STATUS_CALLBACK=true.
+  if (!ctx.config.STREAM_STATUS_CALLBACK) return;
   app.post(
     '/stream-status',
     {
-      ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      ...webhookRouteOptions(),
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const body = req.body as Record<string, string>;

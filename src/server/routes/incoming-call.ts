@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskPhone, type Logger } from '../../log.js';
-import { describeError } from '../../errors.js';
-import { issueStreamToken } from '../../bridge/stream-token.js';
+import { maskPhone } from '../../log.js';
+import { issueStreamToken, streamTokenLifetimeMs } from '../../bridge/stream-token.js';
 import { STREAM_PARAMS } from '../../twilio/stream-messages.js';
 import { apologyTwiml, busyTwiml, sipTwiml, streamTwiml } from '../../twilio/twiml.js';
 import {
@@ -13,6 +12,7 @@ import { publicBaseUrl, toWebSocketUrl } from '../../twilio/signature.js';
 import { sipCallUri } from '../../twilio/sip-uri.js';
 import type { ServerContext } from '../context.js';
 import { requireTwilioSignature } from '../twilio-auth.js';
+import { admitCall } from '../admission.js';
 import { badRequest, rejectDuplicates, webhookRouteOptions } from './webhook-common.js';
 
 export function roomNameFor(callSid: string): string {
@@ -24,8 +24,8 @@ export function incomingCallRoute(app: FastifyInstance, ctx: ServerContext): voi
   app.post(
     '/incoming-call',
     {
-      ...webhookRouteOptions(ctx),
-      preHandler: [rejectDuplicates, requireTwilioSignature(ctx, 'http')],
+      ...webhookRouteOptions(),
+      preHandler: [requireTwilioSignature(ctx, 'http'), rejectDuplicates],
     },
     async (req, reply) => {
       const end = ctx.metrics.webhookLatency.startTimer({ route: 'incoming-call' });
@@ -54,12 +54,17 @@ async function handle(
 
   // Twilio retries a webhook it did not hear back from: same call, same answer, one slot.
   const existing = ctx.registry.get(p.CallSid);
-  if (existing && !existing.ended) {
+  if (existing) {
     await existing.admission;
-    if (existing.twiml) {
-      log.info('Repeated webhook for an admitted call; answering as before');
-      return sendTwiml(reply, existing.twiml);
-    }
+    // A call that is over gets a clean busy, never a second admission (or a 500).
+    const over = existing.ended && existing.endReason !== 'admission_failed';
+    log.info(
+      { phase: existing.phase },
+      over
+        ? 'Repeated webhook for an ended call; answering busy'
+        : 'Repeated webhook; answering as before',
+    );
+    return sendTwiml(reply, over || !existing.twiml ? busyTwiml() : existing.twiml);
   }
 
   log.info(
@@ -68,118 +73,47 @@ async function handle(
   );
   log.debug({ from: p.From, to: p.To }, 'Caller and callee numbers');
 
-  if (ctx.state.draining || !ctx.registry.hasRoom()) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_busy' });
-    log.warn(
-      {
-        active: ctx.registry.active,
-        capacity: ctx.registry.capacity,
-        draining: ctx.state.draining,
-      },
-      ctx.state.draining ? 'Rejected call: draining for shutdown' : 'Rejected call: at capacity',
-    );
-    return sendTwiml(reply, busyTwiml());
-  }
-
-  const room = roomNameFor(p.CallSid);
   const { config } = ctx;
-  const expiresAt = Date.now() + config.STREAM_START_TIMEOUT_MS + 60_000;
-  const streamToken = issueStreamToken(ctx.streamTokenSecret, p.CallSid, room, expiresAt);
-  const call = ctx.registry.admit({
-    callSid: p.CallSid,
-    from: p.From,
-    to: p.To,
-    room,
-    streamToken,
-    log,
-  });
-  const metadata = JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To });
+  const room = roomNameFor(p.CallSid);
+  const { answer } = await admitCall(
+    ctx,
+    { callSid: p.CallSid, from: p.From, to: p.To, room, log },
+    (admission) => {
+      if (admission.outcome === 'failed') return apologyTwiml(config.ERROR_MESSAGE);
+      if (admission.outcome === 'busy' || admission.outcome === 'ended') return busyTwiml();
+      return connectTwiml(ctx, req, p, room);
+    },
+  );
+  return sendTwiml(reply, answer);
+}
 
-  // The local slot is taken first (synchronously, above) so this instance never
-  // overshoots; Redis then holds the fleet-wide limit.
-  if (ctx.sharedSlots && !(await acquireShared(ctx, p.CallSid, log))) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_busy' });
-    log.warn({ capacity: config.MAX_CONCURRENT_CALLS }, 'Rejected call: the fleet is at capacity');
-    call.twiml = busyTwiml();
-    call.admissionDone();
-    void ctx.registry.end(call, 'admission_failed');
-    return sendTwiml(reply, call.twiml);
-  }
-
-  // SIP mode dispatches the agent with the room: the SIP participant joins a room that
-  // already exists, so the dispatch rule's own room configuration would never apply.
-  const dispatchWithRoom = config.AGENT_DISPATCH && config.BRIDGE_MODE === 'sip';
-  try {
-    await ctx.livekit.createCallRoom({
-      name: room,
-      metadata,
-      emptyTimeoutSeconds: config.ROOM_EMPTY_TIMEOUT_SECONDS,
-      maxParticipants: config.ROOM_MAX_PARTICIPANTS,
-      ...(dispatchWithRoom && { agent: { name: config.AGENT_NAME, metadata } }),
-    });
-    log.info({ room }, `Created room '${room}' for call ${p.CallSid}`);
-    if (config.AGENT_DISPATCH && config.BRIDGE_MODE === 'stream')
-      await ctx.livekit.dispatchAgent(room, config.AGENT_NAME, metadata);
-    if (config.AGENT_DISPATCH)
-      log.info(
-        { room, agentName: config.AGENT_NAME },
-        `Dispatched agent '${config.AGENT_NAME}' to room '${room}'`,
-      );
-  } catch (err) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_error' });
-    log.error(
-      { err: describeError(err), room },
-      'Could not set up the call in LiveKit; apologising and hanging up',
-    );
-    call.twiml = apologyTwiml(config.ERROR_MESSAGE);
-    call.admissionDone();
-    // Answer now; the teardown (deleting a half-made room) may wait on the same unhealthy LiveKit.
-    void ctx.registry.end(call, 'admission_failed');
-    return sendTwiml(reply, call.twiml);
-  }
-
-  const base = publicBaseUrl(config.PUBLIC_URL, { headers: req.headers, protocol: req.protocol });
+/** The TwiML that connects an admitted call: `<Dial><Sip>` or `<Connect><Stream>`. */
+function connectTwiml(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  p: IncomingCallParams,
+  room: string,
+): string {
+  const { config } = ctx;
   if (config.BRIDGE_MODE === 'sip') {
-    call.twiml = sipTwiml({
+    return sipTwiml({
       sipUri: sipCallUri(config, room, p),
       username: config.SIP_USERNAME,
       password: config.SIP_PASSWORD,
     });
-    // The media never reaches us in SIP mode; the slot is held until the status callback.
-    call.phase = 'streaming';
-  } else {
-    call.twiml = streamTwiml({
-      streamUrl: `${toWebSocketUrl(base)}/media-stream`,
-      parameters: {
-        [STREAM_PARAMS.callSid]: p.CallSid,
-        [STREAM_PARAMS.from]: p.From,
-        [STREAM_PARAMS.to]: p.To,
-        [STREAM_PARAMS.room]: room,
-        [STREAM_PARAMS.token]: streamToken,
-      },
-      statusCallbackUrl: config.STREAM_STATUS_CALLBACK ? `${base}/stream-status` : undefined,
-      goodbye: config.GOODBYE_MESSAGE,
-    });
-    ctx.registry.awaitStream(call);
   }
-  ctx.metrics.calls.inc({ outcome: 'bridged' });
-  call.admissionDone();
-  return sendTwiml(reply, call.twiml);
-}
-
-/**
- * Fails open: when Redis is unreachable the call is taken (each instance's own limit
- * still holds), because refusing every caller is worse than briefly exceeding the
- * fleet-wide count.
- */
-async function acquireShared(ctx: ServerContext, callSid: string, log: Logger): Promise<boolean> {
-  try {
-    return await ctx.sharedSlots!.acquire(callSid);
-  } catch (err) {
-    log.warn(
-      { err: (err as Error).message },
-      'Redis unavailable; admitting on the local limit only',
-    );
-    return true;
-  }
+  const base = publicBaseUrl(config.PUBLIC_URL, { headers: req.headers, protocol: req.protocol });
+  const expiresAt = Date.now() + streamTokenLifetimeMs(config.STREAM_START_TIMEOUT_MS);
+  return streamTwiml({
+    streamUrl: `${toWebSocketUrl(base)}/media-stream`,
+    parameters: {
+      [STREAM_PARAMS.callSid]: p.CallSid,
+      [STREAM_PARAMS.from]: p.From,
+      [STREAM_PARAMS.to]: p.To,
+      [STREAM_PARAMS.room]: room,
+      [STREAM_PARAMS.token]: issueStreamToken(ctx.streamTokenSecret, p.CallSid, room, expiresAt),
+    },
+    statusCallbackUrl: config.STREAM_STATUS_CALLBACK ? `${base}/stream-status` : undefined,
+    goodbye: config.GOODBYE_MESSAGE,
+  });
 }

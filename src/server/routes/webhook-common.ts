@@ -4,13 +4,9 @@ import type { ServerContext } from '../context.js';
 /** Webhook bodies are a few hundred bytes; anything near this limit is not Twilio. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
 
-export function webhookRouteOptions(ctx: ServerContext): RouteShorthandOptions {
-  return {
-    bodyLimit: WEBHOOK_BODY_LIMIT_BYTES,
-    config: {
-      rateLimit: { max: ctx.config.RATE_LIMIT_MAX, timeWindow: ctx.config.RATE_LIMIT_WINDOW_MS },
-    },
-  };
+/** Webhook routes' options; their rate limit lives in the signature check (twilio-auth.ts). */
+export function webhookRouteOptions(): RouteShorthandOptions {
+  return { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES };
 }
 
 /** 400 with a one-line reason, logged with the CallSid when there is one. */
@@ -30,8 +26,9 @@ export async function badRequest(
 }
 
 /**
- * A form field given twice is ambiguous (which one did the signature cover, which
- * one do we act on?), so it is refused before anything else looks at the body.
+ * Runs right after the signature check, before the body is validated: Twilio only sends
+ * forms, and a form field given twice is ambiguous (Twilio's signature covers every
+ * copy, but which one would we act on?).
  */
 export async function rejectDuplicates(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   // Twilio only ever sends forms; a JSON body here is someone else.

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { tone } from '../audio/analysis.js';
-import { encodeMulaw } from '../audio/g711.js';
-import { inboundMessage, type InboundMessage } from '../twilio/stream-messages.js';
+import { tone } from '../../audio/analysis.js';
+import { encodeMulaw } from '../../audio/g711.js';
+import { inboundMessage, type InboundMessage } from '../../twilio/stream-messages.js';
 
 /**
  * A tiny stand-in for phonebridge that follows the documented protocol, for the

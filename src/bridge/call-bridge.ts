@@ -115,6 +115,9 @@ export class CallBridge {
   private dtmfTimer?: NodeJS.Timeout;
   private lastMediaAt = 0;
   private onApologyHeard?: () => void;
+  /** Attributes asked for before the room was joined; set once it is. */
+  private pendingAttributes?: Record<string, string>;
+  private connected = false;
 
   constructor(
     private readonly call: Call,
@@ -181,6 +184,8 @@ export class CallBridge {
     await this.room.connect(config.LIVEKIT_URL!, token, { autoSubscribe: false, dynacast: false });
     if (signal.aborted) return;
     call.log.info({ room: call.room, identity }, `Connected to LiveKit room ${call.room}`);
+    this.connected = true;
+    if (this.pendingAttributes) this.setCallerAttributes(this.pendingAttributes);
 
     this.track = LocalAudioTrack.createAudioTrack('phone-audio', this.source);
     const options = new TrackPublishOptions();
@@ -206,6 +211,25 @@ export class CallBridge {
         void this.apologiseAndEnd('agent_timeout');
       }, config.AGENT_JOIN_TIMEOUT_MS);
     }
+  }
+
+  /**
+   * Sets attributes on the phone participant, e.g. the AMD verdict the agent acts on. Asked
+   * before the room is joined, they are set once it is. Failures are logged with the call.
+   */
+  setCallerAttributes(attrs: Record<string, string>): void {
+    const participant = this.connected ? this.room.localParticipant : undefined;
+    if (!participant) {
+      this.pendingAttributes = { ...this.pendingAttributes, ...attrs };
+      return;
+    }
+    this.pendingAttributes = undefined;
+    participant.setAttributes(attrs).catch((err: unknown) => {
+      this.call.log.warn(
+        { err: (err as Error).message, attributes: Object.keys(attrs) },
+        'Could not set attributes on the phone participant',
+      );
+    });
   }
 
   /** One Twilio `media` message. `receivedAt` is performance.now() at arrival. */

@@ -58,20 +58,36 @@ export class CallRegistry {
     return call;
   }
 
-  /** Starts the clock for Twilio to open the stream. */
-  awaitStream(call: Call): void {
+  /**
+   * Starts (or restarts) the clock for Twilio to open the stream. An outbound call waits
+   * longer, for the callee to answer.
+   */
+  awaitStream(call: Call, timeoutMs = this.opts.streamStartTimeoutMs): void {
     call.phase = 'admitted';
+    this.clearTimer(call.callSid);
     const timer = setTimeout(() => {
       if (call.phase === 'admitted') {
-        call.log.warn(
-          { timeoutMs: this.opts.streamStartTimeoutMs },
-          'Media stream never started; freeing the call slot',
-        );
+        call.log.warn({ timeoutMs }, 'Media stream never started; freeing the call slot');
         void this.end(call, 'stream_timeout');
       }
-    }, this.opts.streamStartTimeoutMs);
+    }, timeoutMs);
     timer.unref();
     this.timers.set(call.callSid, timer);
+  }
+
+  /**
+   * Files an outbound call, admitted under its own reference, under the CallSid Twilio
+   * gave it. Does nothing for a call that has ended meanwhile.
+   */
+  rename(call: Call, callSid: string, log: Logger): void {
+    if (call.callSid === callSid || this.calls.get(call.callSid) !== call) return;
+    const timer = this.timers.get(call.callSid);
+    this.calls.delete(call.callSid);
+    this.timers.delete(call.callSid);
+    call.callSid = callSid;
+    call.log = log;
+    this.calls.set(callSid, call);
+    if (timer) this.timers.set(callSid, timer);
   }
 
   streamStarted(call: Call, streamSid: string): void {

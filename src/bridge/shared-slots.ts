@@ -18,6 +18,14 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[1] + ARGV[2], ARGV[4])
 return 1`;
 
+/** Moves a held slot to a new member without ever freeing it (so the count cannot dip). */
+const RENAME = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZADD', KEYS[1], score, ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1`;
+
 export interface SharedSlotsOptions {
   url: string;
   limit: number;
@@ -64,6 +72,17 @@ export class SharedSlots {
       arguments: [String(Date.now()), String(this.ttlMs), String(this.opts.limit), callSid],
     });
     if (ok === 1) this.held.add(callSid);
+    return ok === 1;
+  }
+
+  /**
+   * An outbound call holds its slot under its own reference until Twilio names it; the slot
+   * then follows the CallSid. Resolves false when the slot had expired.
+   */
+  async rename(from: string, to: string): Promise<boolean> {
+    this.held.delete(from);
+    this.held.add(to);
+    const ok = await this.client.eval(RENAME, { keys: [this.key], arguments: [from, to] });
     return ok === 1;
   }
 

@@ -11,6 +11,7 @@ import {
 import type { Call } from './call.js';
 import { CallBridge } from './call-bridge.js';
 import { verifyStreamToken } from './stream-token.js';
+import { ANSWERED_BY_ATTRIBUTE } from '../twilio/stream-messages.js';
 
 /** Twilio sends 50 media messages a second; ten times that for a whole second is a flood. */
 const FLOOD_MESSAGES_PER_SECOND = 500;
@@ -179,6 +180,8 @@ export class StreamSession {
       },
     );
     this.bridge = bridge;
+    // The AMD verdict of an outbound call, for the agent; one that came first is applied now.
+    call.onAnsweredBy((v) => bridge.setCallerAttributes({ [ANSWERED_BY_ATTRIBUTE]: v }));
     const startedAt = Date.now();
     call.onTeardown(async () => {
       await bridge.teardown();

@@ -19,6 +19,9 @@ import type { ServerContext } from './context.js';
 import { createMetrics } from './metrics.js';
 import { SharedSlots } from '../bridge/shared-slots.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
+import { callsApiRoutes } from './routes/calls-api.js';
+import { outboundCallRoutes } from './routes/outbound-call.js';
+import { MemoryCallRecords, RedisCallRecords } from '../bridge/call-records.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
 import { mediaStreamRoute, MAX_STREAM_MESSAGE_BYTES } from './routes/media-stream.js';
@@ -52,7 +55,12 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   const callControl =
     deps.callControl ??
     (config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
-      ? twilioCallControl(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, log)
+      ? twilioCallControl(
+          config.TWILIO_ACCOUNT_SID,
+          config.TWILIO_AUTH_TOKEN,
+          log,
+          config.TWILIO_API_BASE_URL,
+        )
       : noCallControl);
 
   const sharedSlots = config.REDIS_URL
@@ -101,6 +109,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     registry,
     callControl,
     sharedSlots,
+    records: await openCallRecords(config, log),
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: deriveStreamSecret(config),
     state: { draining: false, startedAt: Date.now() },
@@ -150,8 +159,11 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       .send(`Not Found: ${req.method} ${req.url.split('?')[0]}`),
   );
 
+  app.addHook('onClose', () => ctx.records.close());
   incomingCallRoute(app, ctx);
   callStatusRoute(app, ctx);
+  outboundCallRoutes(app, ctx);
+  await callsApiRoutes(app, ctx);
   healthRoutes(app, ctx);
   mediaStreamRoute(app, ctx);
 
@@ -175,6 +187,17 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     })());
 
   return { app, ctx, shutdown };
+}
+
+/** Records live in Redis when the fleet shares it and the API places calls. */
+async function openCallRecords(config: Config, log: Logger) {
+  if (config.REDIS_URL && config.PHONEBRIDGE_API_KEY?.length)
+    return RedisCallRecords.connect({
+      url: config.REDIS_URL,
+      ttlSeconds: config.CALL_RECORD_TTL_SECONDS,
+      log,
+    });
+  return new MemoryCallRecords(config.CALL_RECORD_TTL_SECONDS);
 }
 
 function deriveStreamSecret(config: Config): string {

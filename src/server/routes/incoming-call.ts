@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskPhone, type Logger } from '../../log.js';
-import { describeError } from '../../errors.js';
+import { maskPhone } from '../../log.js';
 import { issueStreamToken } from '../../bridge/stream-token.js';
 import { STREAM_PARAMS } from '../../twilio/stream-messages.js';
 import { apologyTwiml, busyTwiml, sipTwiml, streamTwiml } from '../../twilio/twiml.js';
@@ -11,6 +10,7 @@ import {
 } from '../../twilio/webhook-params.js';
 import { publicBaseUrl, toWebSocketUrl } from '../../twilio/signature.js';
 import type { ServerContext } from '../context.js';
+import { abandonAdmission, admitCall } from '../admission.js';
 import { requireTwilioSignature } from '../twilio-auth.js';
 import { badRequest, rejectDuplicates, webhookRouteOptions } from './webhook-common.js';
 
@@ -67,70 +67,27 @@ async function handle(
   );
   log.debug({ from: p.From, to: p.To }, 'Caller and callee numbers');
 
-  if (ctx.state.draining || !ctx.registry.hasRoom()) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_busy' });
-    log.warn(
-      {
-        active: ctx.registry.active,
-        capacity: ctx.registry.capacity,
-        draining: ctx.state.draining,
-      },
-      ctx.state.draining ? 'Rejected call: draining for shutdown' : 'Rejected call: at capacity',
-    );
-    return sendTwiml(reply, busyTwiml());
-  }
-
   const room = roomNameFor(p.CallSid);
   const { config } = ctx;
   const expiresAt = Date.now() + config.STREAM_START_TIMEOUT_MS + 60_000;
   const streamToken = issueStreamToken(ctx.streamTokenSecret, p.CallSid, room, expiresAt);
-  const call = ctx.registry.admit({
+  const admission = await admitCall(ctx, {
     callSid: p.CallSid,
     from: p.From,
     to: p.To,
     room,
     streamToken,
+    metadata: JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To, direction: 'inbound' }),
     log,
   });
-  const metadata = JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To });
-
-  // The local slot is taken first (synchronously, above) so this instance never
-  // overshoots; Redis then holds the fleet-wide limit.
-  if (ctx.sharedSlots && !(await acquireShared(ctx, p.CallSid, log))) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_busy' });
-    log.warn({ capacity: config.MAX_CONCURRENT_CALLS }, 'Rejected call: the fleet is at capacity');
-    call.twiml = busyTwiml();
-    call.admissionDone();
-    void ctx.registry.end(call, 'admission_failed');
-    return sendTwiml(reply, call.twiml);
+  if (admission.kind === 'busy') {
+    if (admission.call) abandonAdmission(ctx, admission.call, busyTwiml());
+    return sendTwiml(reply, busyTwiml());
   }
-
-  try {
-    await ctx.livekit.createCallRoom({
-      name: room,
-      metadata,
-      emptyTimeoutSeconds: config.ROOM_EMPTY_TIMEOUT_SECONDS,
-      maxParticipants: config.ROOM_MAX_PARTICIPANTS,
-    });
-    log.info({ room }, `Created room '${room}' for call ${p.CallSid}`);
-    if (config.AGENT_DISPATCH && config.BRIDGE_MODE === 'stream') {
-      await ctx.livekit.dispatchAgent(room, config.AGENT_NAME, metadata);
-      log.info(
-        { room, agentName: config.AGENT_NAME },
-        `Dispatched agent '${config.AGENT_NAME}' to room '${room}'`,
-      );
-    }
-  } catch (err) {
-    ctx.metrics.calls.inc({ outcome: 'rejected_error' });
-    log.error(
-      { err: describeError(err), room },
-      'Could not set up the call in LiveKit; apologising and hanging up',
-    );
-    call.twiml = apologyTwiml(config.ERROR_MESSAGE);
-    call.admissionDone();
-    // Answer now; the teardown (deleting a half-made room) may wait on the same unhealthy LiveKit.
-    void ctx.registry.end(call, 'admission_failed');
-    return sendTwiml(reply, call.twiml);
+  const call = admission.call;
+  if (admission.kind === 'failed') {
+    abandonAdmission(ctx, call, apologyTwiml(config.ERROR_MESSAGE));
+    return sendTwiml(reply, call.twiml!);
   }
 
   const base = publicBaseUrl(config.PUBLIC_URL, { headers: req.headers, protocol: req.protocol });
@@ -161,21 +118,4 @@ async function handle(
   ctx.metrics.calls.inc({ outcome: 'bridged' });
   call.admissionDone();
   return sendTwiml(reply, call.twiml);
-}
-
-/**
- * Fails open: when Redis is unreachable the call is taken (each instance's own limit
- * still holds), because refusing every caller is worse than briefly exceeding the
- * fleet-wide count.
- */
-async function acquireShared(ctx: ServerContext, callSid: string, log: Logger): Promise<boolean> {
-  try {
-    return await ctx.sharedSlots!.acquire(callSid);
-  } catch (err) {
-    log.warn(
-      { err: (err as Error).message },
-      'Redis unavailable; admitting on the local limit only',
-    );
-    return true;
-  }
 }

@@ -17,6 +17,10 @@ export interface CalleeScenario {
   kind: CalleeKind;
   /** How long it rings before the callee picks up (or the line is busy). Default 2 s. */
   ringMs?: number;
+  /** Picks up when this settles instead (tests: once the agent is in the room); rings out at Timeout. */
+  pickUp?: Promise<unknown>;
+  /** human: when "Hello?" is said, after picking up. Default 400 ms. */
+  helloAtMs?: number;
   /** human: something said after "Hello?", `atMs` after picking up. */
   talk?: { pcm: Int16Array; atMs: number };
   /**
@@ -67,7 +71,7 @@ export async function calleeScript(s: CalleeScenario): Promise<CalleeScript> {
   switch (s.kind) {
     case 'human': {
       const hello = await readWavAs8kMono(`${ASSETS}callee-hello.wav`);
-      const lead = new Int16Array(samplesOf(400));
+      const lead = new Int16Array(samplesOf(s.helloAtMs ?? 400));
       const helloEndMs = msOf(lead.length + hello.length);
       const parts = [lead, hello];
       if (s.talk) {

@@ -28,6 +28,8 @@ export interface OutboundCallReport {
   /** Status callbacks sent, in order: `initiated`, `ringing`, `in-progress`, `completed`… */
   statuses: string[];
   answeredBy?: string;
+  /** When the AMD verdict was sent, in ms after the callee picked up (the stream's start). */
+  verdictAtMs?: number;
   /** The AMD callback's HTTP answer, when one was sent. */
   amdCallbackStatus?: number | null;
   twiml: string[];
@@ -215,7 +217,15 @@ export class EmulatedOutboundCall {
     if (kind === 'busy') return (await this.wait(ring)) ? finish('canceled') : finish('busy');
     if (kind === 'no-answer')
       return (await this.wait(p.timeoutSeconds * 1000)) ? finish('canceled') : finish('no-answer');
-    if (await this.wait(Math.min(ring, p.timeoutSeconds * 1000))) return finish('canceled');
+    const ringOut = p.timeoutSeconds * 1000;
+    if (this.scenario.pickUp) {
+      const picked = await Promise.race([
+        this.scenario.pickUp.then(() => true),
+        this.wait(ringOut).then(() => false),
+      ]);
+      if (this.ended.signal.aborted) return finish('canceled');
+      if (!picked) return finish('no-answer');
+    } else if (await this.wait(Math.min(ring, ringOut))) return finish('canceled');
 
     // Picked up.
     this.setStatus('in-progress');
@@ -334,6 +344,7 @@ export class EmulatedOutboundCall {
       const { answeredBy, atMs } = script.verdict;
       this.state.answeredBy = answeredBy;
       this.report.answeredBy = answeredBy;
+      this.report.verdictAtMs = atMs;
       void this.poster
         .post(url, {
           AccountSid: this.state.accountSid,

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { roomService, waitFor } from '../helpers/livekit.js';
-import { useOutboundStack, type OutboundStack } from '../helpers/outbound.js';
+import { API_KEY, useOutboundStack, type OutboundStack } from '../helpers/outbound.js';
 
 const creates = (s: OutboundStack) =>
   s.emu.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/Calls.json'));
@@ -120,6 +122,45 @@ describe('POST /calls: unanswered calls free everything', () => {
     expect(await roomExists(placed.room)).toBe(false);
     const rec = await s.api('GET', `/calls/${placed.callSid}`);
     expect(rec.json).toMatchObject({ status: 'no-answer', outcome: 'no-answer' });
+  });
+
+  it('phonebridge dial --wait follows the call, printing each status until it ends', async () => {
+    const s = stack();
+    s.scenarios.set('+15555550007', { kind: 'busy', ringMs: 1000 });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/phonebridge.js',
+        'dial',
+        '+15555550007',
+        '--url',
+        s.pb.url,
+        '--wait',
+        '--poll-ms',
+        '200',
+        '--metadata',
+        '{"order":7}',
+      ],
+      {
+        env: { ...process.env, PHONEBRIDGE_API_KEY: API_KEY },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    const lines = out.trim().split('\n');
+    const sid = /^(CA[0-9a-f]{32}) {2}queued {2}\(room call-out-[0-9a-f]{16}\)$/.exec(
+      lines[0] ?? '',
+    )?.[1];
+    expect(sid, out).toBeDefined();
+    expect(lines.slice(1)).toEqual([
+      `${sid}  initiated`,
+      `${sid}  ringing`,
+      `${sid}  busy`,
+      `${sid}  outcome: busy (status_callback)`,
+    ]);
+    expect(code).toBe(1);
   });
 
   it('answers 404 for a call it never placed', async () => {

@@ -1,26 +1,42 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, readDotEnv } from '../config/load.js';
+import { startDevEmulator } from './dev-emulator.js';
 import { onShutdownSignal } from './signals.js';
 import { startStack } from './stack.js';
 
-const HELP = `Usage: phonebridge dev
+const HELP = `Usage: phonebridge dev [--twilio-emulator]
 
 Starts local livekit-server (unless LIVEKIT_URL is set), phonebridge and the agent, and
 keeps them running for a real Twilio number or for \`phonebridge call\`. Honours PORT,
 HOST, PUBLIC_URL, TWILIO_AUTH_TOKEN (generated and printed when unset), MAX_CONCURRENT_CALLS
-and AGENT_MODE. Ctrl-C stops everything.`;
+and AGENT_MODE. Ctrl-C stops everything.
+
+  --twilio-emulator  also emulate Twilio's REST API for outbound calls (TWILIO_API_BASE_URL),
+                     so \`phonebridge dial\` places calls offline to emulated callees`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, 'twilio-emulator': { type: 'boolean' } },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
   const base = loadConfig();
   const log = createLogger({ level: base.LOG_LEVEL });
-  const stack = await startStack({ log, agent: true, onProgress: (l) => console.error(l) });
+  const emu = values['twilio-emulator']
+    ? await startDevEmulator({ ...readDotEnv(), ...process.env }, log)
+    : undefined;
+  const stack = await startStack({
+    log,
+    agent: true,
+    onProgress: (l) => console.error(l),
+    ...(emu && { env: emu.env }),
+  });
   const { config } = stack;
+  const generatedToken = stack.generatedAuthToken || !!emu?.generatedToken;
   const publicUrl = config.PUBLIC_URL ?? stack.url;
   console.log(
     [
@@ -30,12 +46,13 @@ export async function run(argv: string[]): Promise<number> {
       `  LiveKit      ${config.LIVEKIT_URL}${stack.livekit ? ' (local livekit-server)' : ''}`,
       `  Agent        ${config.AGENT_MODE} mode, registered as ${config.AGENT_NAME}`,
       `  Capacity     ${config.MAX_CONCURRENT_CALLS} concurrent calls`,
-      stack.generatedAuthToken
+      generatedToken
         ? `  Auth token   ${config.TWILIO_AUTH_TOKEN} (generated for this run; set TWILIO_AUTH_TOKEN for a real number)`
         : '',
+      ...(emu ? emu.banner(stack.url) : []),
       '',
       'Try a simulated call in another terminal:',
-      `  TWILIO_AUTH_TOKEN=${stack.generatedAuthToken ? config.TWILIO_AUTH_TOKEN : '<your token>'} npx phonebridge call --url ${stack.url} --say "Hello there"`,
+      `  TWILIO_AUTH_TOKEN=${generatedToken ? config.TWILIO_AUTH_TOKEN : '<your token>'} npx phonebridge call --url ${stack.url} --say "Hello there"`,
       '',
       'For a real Twilio number:',
       '  1. Expose this port with a tunnel (e.g. `cloudflared tunnel --url ' +
@@ -54,5 +71,6 @@ export async function run(argv: string[]): Promise<number> {
   );
   await onShutdownSignal(log);
   await stack.stop();
+  await emu?.emulator.close();
   return 0;
 }

@@ -116,3 +116,26 @@ export async function calleeScript(s: CalleeScenario): Promise<CalleeScript> {
       throw new Error(`a ${s.kind} callee never picks up`);
   }
 }
+
+/**
+ * Numbers with a known callee in the emulation `phonebridge dev --twilio-emulator` starts;
+ * any other number is answered by a person.
+ */
+export const EMULATED_NUMBERS: Readonly<Record<string, CalleeKind>> = {
+  '+15555550111': 'human',
+  '+15555550122': 'voicemail',
+  '+15555550133': 'busy',
+  '+15555550144': 'no-answer',
+  '+15555550155': 'fax',
+};
+
+const DEMO_SENTENCE = fileURLToPath(new URL('../../assets/demo/caller.wav', import.meta.url));
+
+/** The dev emulation's callees by number: a person says a sentence after the agent's greeting. */
+export async function devScenarios(): Promise<(to: string) => CalleeScenario> {
+  const pcm = await readWavAs8kMono(DEMO_SENTENCE);
+  return (to) => {
+    const kind = EMULATED_NUMBERS[to] ?? 'human';
+    return kind === 'human' ? { kind, talk: { pcm, atMs: 11_000 }, durationMs: 30_000 } : { kind };
+  };
+}

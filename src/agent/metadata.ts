@@ -10,6 +10,7 @@ export const callMetadataSchema = z.object({
   callRef: z.string().min(1).max(64).optional(),
   from: z.string().max(64).optional(),
   to: z.string().max(64).optional(),
+  /** Absent for calls Twilio brought in. */
   direction: z.enum(['inbound', 'outbound']).optional(),
   /** The API caller's context for this call (a JSON object of at most 4 KiB). */
   metadata: z.record(z.string(), z.unknown()).optional(),

@@ -77,7 +77,7 @@ async function handle(
     to: p.To,
     room,
     streamToken,
-    metadata: JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To, direction: 'inbound' }),
+    metadata: JSON.stringify({ callSid: p.CallSid, from: p.From, to: p.To }),
     log,
   });
   if (admission.kind === 'busy') {

@@ -4,6 +4,8 @@ import type { CalleeScenario } from '../../src/sim/callee.js';
 import { AUTH_TOKEN, startPhonebridge, type TestServer } from '../helpers/phonebridge.js';
 import { API_KEY, FROM_NUMBER } from '../helpers/outbound.js';
 import { describeWithRedis, startRedis } from '../helpers/redis.js';
+import { FakeAgent } from '../helpers/fake-agent.js';
+import { waitFor } from '../helpers/livekit.js';
 
 async function api(pb: TestServer, method: string, path: string, body?: unknown, headers = {}) {
   const res = await fetch(`${pb.url}${path}`, {
@@ -29,12 +31,16 @@ describeWithRedis('outbound calls across instances sharing Redis', () => {
   let a: TestServer;
   let b: TestServer;
   const scenarios = new Map<string, CalleeScenario>();
+  const PUBLIC = 'http://phonebridge.test';
+  let route: (url: string) => TestServer = () => a;
 
   beforeAll(async () => {
     redis = await startRedis();
     emu = await TwilioEmulator.start({
       authToken: AUTH_TOKEN,
       scenarioFor: (to) => scenarios.get(to) ?? { kind: 'human' },
+      // The fleet's one public URL, behind a "load balancer" each test can steer.
+      rewrite: (url) => url.replace(PUBLIC, route(url).url),
     });
     const env = {
       REDIS_URL: redis.url,
@@ -45,6 +51,7 @@ describeWithRedis('outbound calls across instances sharing Redis', () => {
       TWILIO_FROM_NUMBER: FROM_NUMBER,
       OUTBOUND_ALLOWED_PREFIXES: '+1555',
       OUTBOUND_RING_TIMEOUT_SECONDS: '30',
+      PUBLIC_URL: PUBLIC,
     };
     a = await startPhonebridge(env);
     b = await startPhonebridge(env);
@@ -84,5 +91,52 @@ describeWithRedis('outbound calls across instances sharing Redis', () => {
     expect(a.server.ctx.registry.active).toBe(0);
     expect(await fleetCount(b)).toBe(0);
     expect((await api(b, 'GET', `/calls/${sid}`)).json).toMatchObject({ outcome: 'canceled' });
+  });
+
+  it('connects an outbound call whose answer lands on another instance, and still hands the agent its AMD verdict', async () => {
+    // The load balancer sends the voice webhook and the stream to b; everything else to a,
+    // which placed the call (and so gets the AMD callback without bridging the call).
+    route = (url) => (url === PUBLIC || url.startsWith(`${PUBLIC}/outbound-call`) ? b : a);
+    let pickUp!: () => void;
+    scenarios.set('+15555553003', {
+      kind: 'human',
+      helloAtMs: 500,
+      durationMs: 8000,
+      pickUp: new Promise<void>((r) => (pickUp = r)),
+    });
+    try {
+      const placed = await api(a, 'POST', '/calls', { to: '+15555553003' });
+      expect(placed.status).toBe(201);
+      const sid = placed.json.callSid as string;
+      const agent = await FakeAgent.join(placed.json.room as string);
+      try {
+        pickUp();
+        await b.waitForLog(
+          sid,
+          'Adopted a call admitted elsewhere (stream token verified)',
+          15_000,
+        );
+        const verdict = () =>
+          [...agent.room.remoteParticipants.values()].find((p) => p.identity.startsWith('phone-'))
+            ?.attributes?.['phonebridge.answered_by'];
+        await waitFor(() => verdict() === 'human', 15_000, 'the verdict on the phone participant');
+        const report = await emu.finished(sid);
+        expect(report.errors).toEqual([]);
+        expect(report.stream?.end).toBe('caller-done');
+        expect(
+          a.logs.some(
+            (l) =>
+              l.callSid === sid &&
+              l.msg === 'Set the AMD verdict on the phone participant through the server API',
+          ),
+        ).toBe(true);
+      } finally {
+        await agent.leave();
+      }
+    } finally {
+      route = () => a;
+    }
+    await a.server.ctx.registry.settled();
+    await b.server.ctx.registry.settled();
   });
 });

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { describeError } from '../../errors.js';
 import { issueStreamToken } from '../../bridge/stream-token.js';
-import { STREAM_PARAMS } from '../../twilio/stream-messages.js';
+import { ANSWERED_BY_ATTRIBUTE, STREAM_PARAMS } from '../../twilio/stream-messages.js';
+import type { Logger } from '../../log.js';
 import { hangupTwiml, streamTwiml } from '../../twilio/twiml.js';
 import {
   amdStatusParams,
@@ -48,6 +49,20 @@ export function outboundCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
         call = ctx.registry.get(ref);
         if (call) ctx.registry.rename(call, p.CallSid, log);
       }
+      if (!call) {
+        // Placed by another instance (round-robin load balancers do this): its record, in
+        // the Redis the fleet shares, has what the TwiML needs; the stream token is
+        // instance-independent, so whichever instance gets the stream adopts it.
+        const rec = await ctx.records.get(p.CallSid).catch(() => undefined);
+        if (rec && rec.outcome === null) {
+          log.info(
+            { room: rec.room },
+            'Outbound call placed by another instance answered; connecting it',
+          );
+          ctx.metrics.calls.inc({ outcome: 'bridged' });
+          return await sendTwiml(reply, answerTwiml(ctx, req, p.CallSid, rec));
+        }
+      }
       if (!call || call.ended || call.direction !== 'outbound') {
         log.warn(
           { known: !!call },
@@ -59,30 +74,7 @@ export function outboundCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
         log.info('Repeated webhook for an answered outbound call; answering as before');
         return await sendTwiml(reply, call.twiml);
       }
-      const { config } = ctx;
-      const base = publicBaseUrl(config.PUBLIC_URL, {
-        headers: req.headers,
-        protocol: req.protocol,
-      });
-      const expiresAt = Date.now() + config.STREAM_START_TIMEOUT_MS + 60_000;
-      call.twiml = streamTwiml({
-        streamUrl: `${toWebSocketUrl(base)}/media-stream`,
-        parameters: {
-          [STREAM_PARAMS.callSid]: p.CallSid,
-          [STREAM_PARAMS.from]: call.from,
-          [STREAM_PARAMS.to]: call.to,
-          [STREAM_PARAMS.room]: call.room,
-          [STREAM_PARAMS.token]: issueStreamToken(
-            ctx.streamTokenSecret,
-            p.CallSid,
-            call.room,
-            expiresAt,
-          ),
-          [STREAM_PARAMS.direction]: 'outbound',
-        },
-        statusCallbackUrl: config.STREAM_STATUS_CALLBACK ? `${base}/stream-status` : undefined,
-        goodbye: config.GOODBYE_MESSAGE,
-      });
+      call.twiml = answerTwiml(ctx, req, p.CallSid, call);
       // From now on the usual clock: the stream must start within STREAM_START_TIMEOUT_MS.
       ctx.registry.awaitStream(call);
       ctx.metrics.calls.inc({ outcome: 'bridged' });
@@ -112,6 +104,74 @@ export function outboundCallRoutes(app: FastifyInstance, ctx: ServerContext): vo
       `Answering machine detection: ${AnsweredBy}`,
     );
     if (call && !call.ended) call.setAnsweredBy(AnsweredBy);
+    // Not bridged here: the stream may be on another instance (or not started yet).
+    if (!call || call.phase !== 'streaming')
+      void relayVerdict(ctx, CallSid, call?.room, AnsweredBy, log);
     return reply.code(204).send();
   });
+}
+
+/** The `<Connect><Stream>` answer for an outbound call, from the call or its record. */
+function answerTwiml(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  callSid: string,
+  call: { from: string; to: string; room: string },
+): string {
+  const { config } = ctx;
+  const base = publicBaseUrl(config.PUBLIC_URL, { headers: req.headers, protocol: req.protocol });
+  const expiresAt = Date.now() + config.STREAM_START_TIMEOUT_MS + 60_000;
+  return streamTwiml({
+    streamUrl: `${toWebSocketUrl(base)}/media-stream`,
+    parameters: {
+      [STREAM_PARAMS.callSid]: callSid,
+      [STREAM_PARAMS.from]: call.from,
+      [STREAM_PARAMS.to]: call.to,
+      [STREAM_PARAMS.room]: call.room,
+      [STREAM_PARAMS.token]: issueStreamToken(ctx.streamTokenSecret, callSid, call.room, expiresAt),
+      [STREAM_PARAMS.direction]: 'outbound',
+    },
+    statusCallbackUrl: config.STREAM_STATUS_CALLBACK ? `${base}/stream-status` : undefined,
+    goodbye: config.GOODBYE_MESSAGE,
+  });
+}
+
+/**
+ * A verdict for a call no bridge of this instance carries: set it on the room's phone
+ * participant through LiveKit's server API, whichever instance bridges it (the record, in
+ * the Redis the fleet shares, names the room). The bridge joins within moments of the
+ * stream starting and the verdict comes at least a second after the answer, but it is
+ * retried for a few seconds in case it came first.
+ */
+async function relayVerdict(
+  ctx: ServerContext,
+  callSid: string,
+  knownRoom: string | undefined,
+  answeredBy: string,
+  log: Logger,
+): Promise<void> {
+  try {
+    const room = knownRoom ?? (await ctx.records.get(callSid))?.room;
+    if (!room) return;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      if (ctx.registry.get(callSid)?.phase === 'streaming') return; // the bridge has it now
+      const participants = await ctx.livekit.rooms.listParticipants(room);
+      // The bridge joins as `phone-…` (src/livekit/tokens.ts).
+      const phone = participants.find((p) => p.identity.startsWith('phone-'));
+      if (phone) {
+        await ctx.livekit.rooms.updateParticipant(room, phone.identity, {
+          attributes: { [ANSWERED_BY_ATTRIBUTE]: answeredBy },
+        });
+        log.info({ room }, 'Set the AMD verdict on the phone participant through the server API');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log.info(
+      { room },
+      'No phone participant in the room yet; the bridge applies the verdict if it starts here',
+    );
+  } catch (err) {
+    log.warn({ err: describeError(err) }, 'AMD verdict not delivered through the server API');
+  }
 }

@@ -234,3 +234,23 @@ describe('POST /calls: capacity, hang-up and idempotency', () => {
     await settled(s, placed.callSid);
   });
 });
+
+describe('POST /calls: rate limit per API key', () => {
+  const other = 'second-key-for-rotation-0123456789';
+  const stack = useOutboundStack({
+    PHONEBRIDGE_API_KEY: `${API_KEY},${other}`,
+    API_RATE_LIMIT_MAX: '2',
+  });
+
+  it('answers 429 with Retry-After once a key used its budget; another key keeps its own', async () => {
+    const s = stack();
+    const bad = { to: 'not-a-number' };
+    expect((await s.api('POST', '/calls', bad)).status).toBe(400);
+    expect((await s.api('POST', '/calls', bad)).status).toBe(400);
+    const limited = await s.api('POST', '/calls', bad);
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe('PB_ERR_RATE_LIMIT');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await s.api('POST', '/calls', bad, { key: other })).status).toBe(400);
+  });
+});

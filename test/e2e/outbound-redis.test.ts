@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TwilioEmulator } from '../../src/sim/twilio-rest.js';
 import type { CalleeScenario } from '../../src/sim/callee.js';
 import { AUTH_TOKEN, startPhonebridge, type TestServer } from '../helpers/phonebridge.js';
-import { API_KEY, FROM_NUMBER } from '../helpers/outbound.js';
-import { describeWithRedis, startRedis } from '../helpers/redis.js';
+import { API_KEY, FROM_NUMBER, describeWithRedis } from '../helpers/outbound.js';
+import { startRedis } from '../helpers/redis.js';
 import { FakeAgent } from '../helpers/fake-agent.js';
 import { waitFor } from '../helpers/livekit.js';
 

@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { describe } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { freeTcpPort } from '../../src/livekit/local.js';
@@ -36,23 +35,4 @@ export async function startRedis(): Promise<{ url: string; stop: () => Promise<v
       }
     },
   };
-}
-
-/** True when Debian's redis-server is on PATH. */
-export function redisServerInstalled(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * `describe` for tests that need redis-server, which the project cannot install: outside CI
- * they are skipped with one visible line naming the package; in CI (CI=true) they run, and
- * fail without it.
- */
-export function describeWithRedis(name: string, fn: () => void): void {
-  if (redisServerInstalled() || process.env.CI === 'true') {
-    describe(name, fn);
-    return;
-  }
-  console.warn(`skipping "${name}": redis-server is not installed (Debian package redis-server)`);
-  describe.skip(name, fn);
 }

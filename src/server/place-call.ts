@@ -30,6 +30,9 @@ export const placeCallBody = z
   .strict();
 export type PlaceCallBody = z.infer<typeof placeCallBody>;
 
+/** End reasons after which Twilio already knows the call is over (it told us, or we told it). */
+const TWILIO_KNOWS = new Set(['status_callback', 'api_hangup', 'admission_failed']);
+
 /** An outbound call's own reference, used until Twilio names the call (and in its room name). */
 export const OUTBOUND_REF = /^out-[0-9a-f]{16}$/;
 
@@ -116,6 +119,19 @@ export async function placeCall(
   );
   call.admissionDone();
   call.onTeardown(async () => {
+    // Ended here before its stream started (shutdown, a stream that never came): it may
+    // still be ringing, and a callee must not pick up into nothing.
+    if (
+      call.streamSid === undefined &&
+      call.callSid !== ref &&
+      !TWILIO_KNOWS.has(call.endReason ?? '')
+    ) {
+      await ctx.callControl
+        .hangup(call.callSid)
+        .catch((err: unknown) =>
+          call.log.warn({ err: describeError(err) }, 'Could not cancel the call at Twilio'),
+        );
+    }
     await ctx.records
       .update(call.callSid, { endReason: call.endReason, endedAt: new Date().toISOString() })
       .catch((err: unknown) =>

@@ -254,3 +254,20 @@ describe('POST /calls: rate limit per API key', () => {
     expect((await s.api('POST', '/calls', bad, { key: other })).status).toBe(400);
   });
 });
+
+describe('POST /calls: a call phonebridge drops while it rings', () => {
+  const stack = useOutboundStack({ OUTBOUND_RING_TIMEOUT_SECONDS: '30' });
+
+  it('is canceled at Twilio, so nobody picks up into nothing (e.g. at shutdown)', async () => {
+    const s = stack();
+    s.scenarios.set('+15555550008', { kind: 'no-answer' });
+    const placed = await s.dial({ to: '+15555550008' });
+    const call = s.pb.server.ctx.registry.get(placed.callSid)!;
+    await s.pb.server.ctx.registry.end(call, 'shutdown');
+    const report = await s.emu.finished(placed.callSid);
+    expect(report.updates).toEqual([{ Status: 'completed' }]);
+    expect(report.status).toBe('canceled');
+    const rec = await s.api('GET', `/calls/${placed.callSid}`);
+    expect(rec.json).toMatchObject({ outcome: 'canceled', endReason: 'shutdown' });
+  });
+});

@@ -131,7 +131,7 @@ describeWithRedis('outbound calls across instances sharing Redis', () => {
           ),
         ).toBe(true);
       } finally {
-        await agent.leave();
+        await Promise.race([agent.leave(), new Promise((r) => setTimeout(r, 5000))]);
       }
     } finally {
       route = () => a;

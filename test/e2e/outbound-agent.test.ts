@@ -30,6 +30,11 @@ function loudMs(pcm: Int16Array, fromMs = 0, toMs = (pcm.length * 1000) / RATE):
   return w.filter(Boolean).length * 20;
 }
 
+/** Where speech starts in a recording (first loud 20 ms window), in ms; for the log. */
+function speechStartMs(pcm: Int16Array): number {
+  return activeWindows(pcm, RATE, 20, -40).indexOf(true) * 20;
+}
+
 /** Heard audio that is the prompt: about as long, with the same spectral shape. */
 function expectPrompt(heard: Int16Array, name: string): void {
   const p = prompt(name);
@@ -111,7 +116,9 @@ describe('outbound calls with the echo agent (offline): answering-machine detect
     const verdictAtMs = report.verdictAtMs!;
     expect(verdictAtMs).toBeGreaterThan(4000);
     expect(loudMs(report.heard, 0, verdictAtMs)).toBe(0);
-    expectPrompt(report.heard.subarray((verdictAtMs * RATE) / 1000), 'greeting');
+    const afterVerdict = report.heard.subarray((verdictAtMs * RATE) / 1000);
+    console.log(`the greeting was heard ${speechStartMs(afterVerdict)} ms after the verdict`);
+    expectPrompt(afterVerdict, 'greeting');
     await s.pb.server.ctx.registry.settled();
     const rec = await s.api('GET', `/calls/${placed.callSid}`);
     expect(rec.json).toMatchObject({ outcome: 'human', answeredBy: 'human', status: 'completed' });
@@ -128,6 +135,7 @@ describe('outbound calls with the echo agent (offline): answering-machine detect
     expect(report.answeredBy).toBe('machine_end_beep');
     const beforeBeep = report.heard.length - report.recording!.length;
     expect(loudMs(report.heard.subarray(0, beforeBeep))).toBe(0);
+    console.log(`the message was heard ${speechStartMs(report.recording!)} ms after the beep`);
     expectPrompt(report.recording!, 'voicemail');
     // The agent hung up (long before the machine's 30 s): the bridge ended the call through
     // Twilio's REST API, which stopped the stream.

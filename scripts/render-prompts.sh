@@ -35,6 +35,14 @@ render assets/prompts/apology.wav 16000 \
   "Sorry, something went wrong. Please call again later. Goodbye."
 render assets/prompts/still-there.wav 16000 "Are you still there?"
 render assets/prompts/goodbye.wav 16000 "I did not hear anything, so I will hang up now. Goodbye."
+# Left on an answering machine by the offline modes; the same words as VOICEMAIL_MESSAGE's default.
+render assets/prompts/voicemail.wav 16000 \
+  "Hello, this is an automated call from the phonebridge demo line. Please call us back when you can. Goodbye."
+
+# The simulator's callee (src/sim/callee.ts), at the phone's 8 kHz: a person picking up,
+# and an answering machine's greeting (the beep after it is generated).
+render assets/sim/callee-hello.wav 8000 "Hello?"
+render assets/sim/voicemail-greeting.wav 8000 "Hi, this is Alex. Please leave a message after the tone."
 
 # Test fixtures: caller speech at the phone's 8 kHz, about one second long.
 render test/fixtures/fake-realtime/caller-hello.wav 8000 "Can you hear me now"

@@ -27,6 +27,10 @@ export const ErrorCodes = {
   PB_ERR_WAV: 'unreadable WAV audio',
   PB_ERR_ENGINE: 'the media engine could not be built or started',
   PB_ERR_ENGINE_UNAVAILABLE: 'the media engine is not running',
+  PB_ERR_API_AUTH: 'API key missing or wrong',
+  PB_ERR_NUMBER_NOT_ALLOWED: 'number outside OUTBOUND_ALLOWED_PREFIXES',
+  PB_ERR_IDEMPOTENCY: 'Idempotency-Key reused for a different request',
+  PB_ERR_TWILIO_REST: 'Twilio REST API request failed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

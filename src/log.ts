@@ -27,10 +27,12 @@ export const REDACT_PATHS = [
   'config.LIVEKIT_API_SECRET',
   'config.OPENAI_API_KEY',
   'config.SIP_PASSWORD',
+  'config.PHONEBRIDGE_API_KEY',
   'TWILIO_AUTH_TOKEN',
   'LIVEKIT_API_SECRET',
   'OPENAI_API_KEY',
   'SIP_PASSWORD',
+  'PHONEBRIDGE_API_KEY',
 ];
 
 export interface LoggerSettings {

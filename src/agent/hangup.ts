@@ -8,9 +8,15 @@ import { AgentStatePublisher } from './state.js';
 /**
  * Plays one prerecorded prompt on a track of its own, then deletes the room (which is how
  * the agent hangs up: the bridge ends the phone leg). Used when the voice model is gone and
- * nothing else can speak, e.g. the apology after an OpenAI failure. Never throws.
+ * nothing else can speak, e.g. the apology after an OpenAI failure, and for the offline
+ * voicemail message. `tailMs` of silence before hanging up lets the end of the prompt reach
+ * the far end. Never throws.
  */
-export async function sayPromptAndHangUp(call: CallContext, name: PromptName): Promise<void> {
+export async function sayPromptAndHangUp(
+  call: CallContext,
+  name: PromptName,
+  tailMs = 0,
+): Promise<void> {
   const { ctx, logger } = call;
   const room = ctx.room;
   try {
@@ -27,5 +33,6 @@ export async function sayPromptAndHangUp(call: CallContext, name: PromptName): P
   } catch (err) {
     logger.warn({ err: describeError(err), prompt: name }, 'could not play prompt');
   }
+  if (tailMs > 0) await new Promise((r) => setTimeout(r, tailMs));
   await ctx.deleteRoom();
 }

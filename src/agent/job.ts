@@ -30,7 +30,9 @@ export default defineAgent({
 
     const call: CallContext = { ctx, config, meta, logger, signal: abort.signal };
     try {
-      switch (config.AGENT_MODE) {
+      // When a machine answered an outbound call and has been dealt with, no mode runs.
+      const mode = (await opensToTalk(call)) ? config.AGENT_MODE : 'none';
+      switch (mode) {
         case 'loopback': {
           const { runLoopback } = await import('./loopback.js');
           await runLoopback(ctx.room, logger, abort.signal);
@@ -60,3 +62,14 @@ export default defineAgent({
     ctx.shutdown('caller gone');
   },
 });
+
+/**
+ * Inbound calls always talk. Outbound calls in the offline modes first wait for the AMD
+ * verdict (src/agent/outbound.ts); openai mode waits for it inside its session, which it
+ * starts early so the model is ready when the callee picks up.
+ */
+async function opensToTalk(call: CallContext): Promise<boolean> {
+  if (call.meta.direction !== 'outbound' || call.config.AGENT_MODE === 'openai') return true;
+  const { openOutboundOffline } = await import('./outbound.js');
+  return openOutboundOffline(call);
+}

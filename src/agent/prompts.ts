@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type Pcm16, parseWav } from './wav.js';
 
 /** The fixed phrases rendered offline by scripts/render-prompts.sh. */
-export type PromptName = 'greeting' | 'apology' | 'still-there' | 'goodbye';
+export type PromptName = 'greeting' | 'apology' | 'still-there' | 'goodbye' | 'voicemail';
 
 /** assets/prompts at the repository root: two levels up from both src/agent and dist/agent. */
 export const PROMPTS_DIR = fileURLToPath(new URL('../../assets/prompts/', import.meta.url));

@@ -64,6 +64,9 @@ export class CallBridge {
   private agentFramesOut = 0;
   private engineStats?: Record<string, number>;
   private starting?: Promise<void>;
+  /** Caller attributes asked for before the room was joined; set once it is. */
+  private pendingAttributes?: Record<string, string>;
+  private joined = false;
 
   constructor(
     private readonly call: Call,
@@ -176,6 +179,18 @@ export class CallBridge {
     );
   }
 
+  /**
+   * Sets attributes on the phone participant, e.g. the AMD verdict the agent acts on
+   * (`phonebridge.answered_by`). Asked before the room is joined, they are set once it is.
+   */
+  setCallerAttributes(attrs: Record<string, string>): void {
+    if (!this.joined || !this.leg) {
+      this.pendingAttributes = { ...this.pendingAttributes, ...attrs };
+      return;
+    }
+    this.leg.setAttributes(attrs);
+  }
+
   /** One Twilio `media` message. `receivedAt` is performance.now() at arrival. */
   onMedia(payload: string, timestampMs: number | undefined, receivedAt: number): boolean {
     return this.caller.onMedia(payload, timestampMs, receivedAt);
@@ -236,6 +251,9 @@ export class CallBridge {
           { room: ev.room, identity: ev.identity },
           `Connected to LiveKit room ${ev.room}`,
         );
+        this.joined = true;
+        if (this.pendingAttributes) this.setCallerAttributes(this.pendingAttributes);
+        this.pendingAttributes = undefined;
         return;
       case 'published':
         call.log.info({ track: ev.track }, 'Published phone audio track');

@@ -72,17 +72,35 @@ export class CallRegistry {
   }
 
   /**
-   * Admission finished: starts the clock for Twilio to open the stream. False (and
-   * nothing changes) when the call is no longer being admitted: it ended meanwhile, and
-   * an ended call never comes back.
+   * Admission finished (or an outbound call was answered): starts, or restarts, the clock
+   * for Twilio to open the stream; an outbound call waits longer, for the callee to answer.
+   * False (and nothing changes) when the call is no longer waiting for its stream: it
+   * ended meanwhile, and an ended call never comes back.
    */
-  awaitStream(call: Call): boolean {
-    if (call.phase !== 'admitting' || this.calls.get(call.callSid) !== call) return false;
+  awaitStream(call: Call, timeoutMs = this.opts.streamStartTimeoutMs): boolean {
+    if (call.phase !== 'admitting' && call.phase !== 'admitted') return false;
+    if (this.calls.get(call.callSid) !== call) return false;
     call.phase = 'admitted';
-    const timer = setTimeout(() => void this.streamTimedOut(call), this.opts.streamStartTimeoutMs);
+    this.clearTimer(call.callSid);
+    const timer = setTimeout(() => void this.streamTimedOut(call, timeoutMs), timeoutMs);
     timer.unref();
     this.timers.set(call.callSid, timer);
     return true;
+  }
+
+  /**
+   * Files an outbound call, admitted under its own reference, under the CallSid Twilio
+   * gave it. Does nothing for a call that has ended meanwhile.
+   */
+  rename(call: Call, callSid: string, log: Logger): void {
+    if (call.callSid === callSid || this.calls.get(call.callSid) !== call) return;
+    const timer = this.timers.get(call.callSid);
+    this.calls.delete(call.callSid);
+    this.timers.delete(call.callSid);
+    call.callSid = callSid;
+    call.log = log;
+    this.calls.set(callSid, call);
+    if (timer) this.timers.set(callSid, timer);
   }
 
   /** The call's stream started here. False when the call is past waiting for one. */
@@ -151,7 +169,7 @@ export class CallRegistry {
     while (this.endings.size > 0) await Promise.allSettled([...this.endings]);
   }
 
-  private async streamTimedOut(call: Call): Promise<void> {
+  private async streamTimedOut(call: Call, timeoutMs: number): Promise<void> {
     this.timers.delete(call.callSid);
     if (call.phase !== 'admitted') return;
     // When the question cannot be answered, the call is ours: ending it frees the slot.
@@ -162,10 +180,7 @@ export class CallRegistry {
       this.release(call);
       return;
     }
-    call.log.warn(
-      { timeoutMs: this.opts.streamStartTimeoutMs },
-      'Media stream never started; freeing the call slot',
-    );
+    call.log.warn({ timeoutMs }, 'Media stream never started; freeing the call slot');
     await this.end(call, 'stream_timeout');
   }
 

@@ -20,6 +20,7 @@ export type EndReason =
   | 'protocol_error'
   | 'admission_failed'
   | 'transferred'
+  | 'api_hangup'
   | 'shutdown'
   | 'engine_failed'
   | 'error';
@@ -42,12 +43,19 @@ export class Call {
   readonly admission: Promise<void>;
   private settleAdmission!: () => void;
 
+  /** `outbound` for calls placed through the API, which learn their CallSid after admission. */
+  direction: 'inbound' | 'outbound' = 'inbound';
+  /** The AMD verdict (outbound calls): kept so a bridge that starts after it still gets it. */
+  answeredBy?: string;
+  private answeredByListener?: (answeredBy: string) => void;
+
   constructor(
-    readonly callSid: string,
+    /** Twilio's CallSid; an outbound call is admitted under its own reference until Twilio names it. */
+    public callSid: string,
     readonly from: string,
     readonly to: string,
     readonly room: string,
-    readonly log: Logger,
+    public log: Logger,
   ) {
     this.admission = new Promise<void>((resolve) => {
       this.settleAdmission = resolve;
@@ -79,6 +87,18 @@ export class Call {
         this.log.warn({ err: (err as Error).message }, 'Teardown step failed');
       }
     }
+  }
+
+  /** Records the AMD verdict and hands it to the bridge's listener, if one is registered. */
+  setAnsweredBy(answeredBy: string): void {
+    this.answeredBy = answeredBy;
+    this.answeredByListener?.(answeredBy);
+  }
+
+  /** The bridge's way to hear verdicts: one listener, called at once for a verdict already in. */
+  onAnsweredBy(fn: (answeredBy: string) => void): void {
+    this.answeredByListener = fn;
+    if (this.answeredBy !== undefined) fn(this.answeredBy);
   }
 
   admissionDone(): void {

@@ -51,3 +51,20 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 if ARGV[4] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
 return 1`;
+
+/**
+ * Moves an outbound call's slot and owner record from its own reference to its CallSid.
+ * KEYS: [1] slots, [2] owner of the reference, [3] owner of the CallSid. ARGV: reference,
+ * CallSid, owner ttl. Returns 0 when the slot had expired.
+ */
+export const RENAME = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZADD', KEYS[1], score, ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+local owner = redis.call('GET', KEYS[2])
+if owner then
+  redis.call('SET', KEYS[3], owner, 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+end
+return 1`;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createClient } from 'redis';
 import type { Logger } from '../log.js';
-import { ACQUIRE, CLAIM, FINISH } from './shared-slots-scripts.js';
+import { ACQUIRE, CLAIM, FINISH, RENAME } from './shared-slots-scripts.js';
 
 /**
  * The fleet's shared view of its calls, in Redis, so that MAX_CONCURRENT_CALLS holds for
@@ -126,6 +126,22 @@ export class SharedSlots {
   async isOwner(callSid: string): Promise<boolean> {
     const owner = await this.client.get(this.keysOf(callSid)[1]!);
     return owner === null || owner.startsWith(`${this.instanceId}|`);
+  }
+
+  /**
+   * An outbound call holds its slot (and owner record) under its own reference until
+   * Twilio names it; both then follow the CallSid, without the slot ever being freed (the
+   * fleet count cannot dip). Resolves false when the slot had expired.
+   */
+  async rename(from: string, to: string): Promise<boolean> {
+    this.held.delete(from);
+    this.held.add(to);
+    const [slots, fromOwner] = this.keysOf(from);
+    const ok = await this.client.eval(RENAME, {
+      keys: [slots!, fromOwner!, this.keysOf(to)[1]!],
+      arguments: [from, to, String(this.rememberMs)],
+    });
+    return ok === 1;
   }
 
   /**

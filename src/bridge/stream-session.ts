@@ -12,6 +12,7 @@ import type { Call } from './call.js';
 import { CallBridge } from './call-bridge.js';
 import { FloodGuard } from './flood-guard.js';
 import { bindStream } from './stream-binding.js';
+import { ANSWERED_BY_ATTRIBUTE } from '../twilio/stream-messages.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -182,6 +183,8 @@ export class StreamSession {
       },
     );
     this.bridge = bridge;
+    // The AMD verdict of an outbound call, for the agent; one that came first is applied now.
+    call.onAnsweredBy((v) => bridge.setCallerAttributes({ [ANSWERED_BY_ATTRIBUTE]: v }));
     const startedAt = Date.now();
     call.onTeardown(async () => {
       await bridge.teardown();

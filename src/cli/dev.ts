@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, readDotEnv } from '../config/load.js';
+import { startDevEmulator } from './dev-emulator.js';
 import { onShutdownSignal } from './signals.js';
 import { startStack } from './stack.js';
 
-const HELP = `Usage: phonebridge dev [--sip]
+const HELP = `Usage: phonebridge dev [--sip] [--twilio-emulator]
 
 Starts local livekit-server (unless LIVEKIT_URL is set), phonebridge and the agent, and
 keeps them running for a real Twilio number or for \`phonebridge call\`. Honours PORT,
@@ -14,12 +15,18 @@ and AGENT_MODE. Ctrl-C stops everything.
   --sip   BRIDGE_MODE=sip: the local livekit-server gets a throwaway redis-server (Debian's
           redis-server package) for its SIP API, and the trunk and dispatch rule are
           provisioned (SIP_USERNAME/SIP_PASSWORD generated unless set). No SIP service runs
-          here, so calls get their room and agent but no audio (docs/sip.md).`;
+          here, so calls get their room and agent but no audio (docs/sip.md).
+  --twilio-emulator  also emulate Twilio's REST API for outbound calls (TWILIO_API_BASE_URL),
+                     so \`phonebridge dial\` places calls offline to emulated callees`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { help: { type: 'boolean', short: 'h' }, sip: { type: 'boolean' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      sip: { type: 'boolean' },
+      'twilio-emulator': { type: 'boolean' },
+    },
   });
   if (values.help) {
     console.log(HELP);
@@ -27,14 +34,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   const base = loadConfig();
   const log = createLogger({ level: base.LOG_LEVEL });
+  const emu = values['twilio-emulator']
+    ? await startDevEmulator({ ...readDotEnv(), ...process.env }, log)
+    : undefined;
   const stack = await startStack({
     log,
     agent: true,
     sip: values.sip,
     onProgress: (l) => console.error(l),
+    ...(emu && { env: emu.env }),
   });
   const { config } = stack;
   const generatedSip = values.sip && !base.SIP_USERNAME && base.SIP_ALLOWED_ADDRESSES.length === 0;
+  const generatedToken = stack.generatedAuthToken || !!emu?.generatedToken;
   const publicUrl = config.PUBLIC_URL ?? stack.url;
   console.log(
     [
@@ -50,12 +62,13 @@ export async function run(argv: string[]): Promise<number> {
             '               trunk and dispatch rule provisioned; no SIP service runs here, so calls get a room and an agent but no audio',
           ]
         : []),
-      stack.generatedAuthToken
+      generatedToken
         ? `  Auth token   ${config.TWILIO_AUTH_TOKEN} (generated for this run; set TWILIO_AUTH_TOKEN for a real number)`
         : '',
+      ...(emu ? emu.banner(stack.url) : []),
       '',
       'Try a simulated call in another terminal:',
-      `  TWILIO_AUTH_TOKEN=${stack.generatedAuthToken ? config.TWILIO_AUTH_TOKEN : '<your token>'} npx phonebridge call --url ${stack.url} --say "Hello there"`,
+      `  TWILIO_AUTH_TOKEN=${generatedToken ? config.TWILIO_AUTH_TOKEN : '<your token>'} npx phonebridge call --url ${stack.url} --say "Hello there"`,
       '',
       'For a real Twilio number:',
       '  1. Expose this port with a tunnel (e.g. `cloudflared tunnel --url ' +
@@ -74,5 +87,6 @@ export async function run(argv: string[]): Promise<number> {
   );
   await onShutdownSignal(log);
   await stack.stop();
+  await emu?.emulator.close();
   return 0;
 }

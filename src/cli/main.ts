@@ -34,6 +34,11 @@ const commands: Record<string, Command> = {
     load: () => import('./call.js'),
     reportsOnStdout: true,
   },
+  dial: {
+    summary: 'place an outbound call through the API of a running phonebridge',
+    load: () => import('./dial.js'),
+    reportsOnStdout: true,
+  },
   load: {
     summary: 'run many concurrent simulated calls and report latency and cost',
     load: () => import('./load.js'),

@@ -125,4 +125,28 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(() => requireSettings(c, ['sip-trunk'])).toThrow(/SIP_ALLOWED_ADDRESSES/);
   });
+
+  it('configures the outbound API: keys (rotatable), allowed prefixes, and what it needs to dial', () => {
+    const key = 'k'.repeat(24);
+    const twilio = { TWILIO_ACCOUNT_SID: 'AC' + '0'.repeat(32), TWILIO_AUTH_TOKEN: 't'.repeat(32) };
+    const c = loadConfig({
+      ...twilio,
+      PHONEBRIDGE_API_KEY: `${key}, ${'n'.repeat(30)}`,
+      OUTBOUND_ALLOWED_PREFIXES: '+1, +4420',
+    });
+    expect(c.PHONEBRIDGE_API_KEY).toEqual([key, 'n'.repeat(30)]);
+    expect(c.OUTBOUND_ALLOWED_PREFIXES).toEqual(['+1', '+4420']);
+    expect(c.TWILIO_API_BASE_URL).toBe('https://api.twilio.com');
+    expect(loadConfig({}).OUTBOUND_ALLOWED_PREFIXES).toEqual([]);
+    expect(configError({ PHONEBRIDGE_API_KEY: key })).toMatch(
+      /PHONEBRIDGE_API_KEY enables the outbound-call API.*TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN/,
+    );
+    const short = configError({ ...twilio, PHONEBRIDGE_API_KEY: 'Zq9short' });
+    expect(short).toMatch(/PHONEBRIDGE_API_KEY\S* each key must be 24-256 printable characters/);
+    expect(short).not.toMatch(/Zq9/);
+    expect(configError({ OUTBOUND_ALLOWED_PREFIXES: '1555' })).toMatch(/E\.164 prefix/);
+    expect(configError({ TWILIO_FROM_NUMBER: '555-0100' })).toMatch(
+      /TWILIO_FROM_NUMBER must be an E\.164/,
+    );
+  });
 });

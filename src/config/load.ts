@@ -41,6 +41,14 @@ export function loadConfig(env: Env = { ...readDotEnv(), ...process.env }): Conf
     if (c.AGENT_MODE === 'openai' && !c.OPENAI_API_KEY) {
       problems.push('OPENAI_API_KEY is required when AGENT_MODE=openai');
     }
+    if (c.PHONEBRIDGE_API_KEY && !(c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN)) {
+      problems.push(
+        'PHONEBRIDGE_API_KEY enables the outbound-call API, which places calls through Twilio: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN too',
+      );
+    }
+    if (c.PHONEBRIDGE_API_KEY && c.BRIDGE_MODE === 'sip') {
+      problems.push('PHONEBRIDGE_API_KEY: outbound calls need BRIDGE_MODE=stream');
+    }
     if (c.SIP_USERNAME && !c.SIP_PASSWORD)
       problems.push('SIP_PASSWORD is required when SIP_USERNAME is set');
     if (c.SIP_PASSWORD && !c.SIP_USERNAME)

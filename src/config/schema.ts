@@ -71,6 +71,20 @@ const trustProxy = z.string().transform((value, ctx): false | number | string[] 
   }
   return entries;
 });
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'must be an E.164 number' });
+
+function splitList(s: string): string[] {
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+export const TWILIO_API_DEFAULT_BASE_URL = 'https://api.twilio.com';
+
+/** What the offline agents' shipped voicemail prompt says (scripts/render-prompts.sh). */
+export const DEFAULT_VOICEMAIL_MESSAGE =
+  'Hello, this is an automated call from the phonebridge demo line. Please call us back when you can. Goodbye.';
 
 /**
  * Every setting phonebridge reads, with defaults. Names follow the ecosystem's own
@@ -93,6 +107,37 @@ export const configSchema = z.object({
     .regex(/^AC[0-9a-f]{32}$/, { message: 'must be AC followed by 32 hex digits' })
     .optional(),
   TWILIO_VALIDATE_SIGNATURE: bool.default(true),
+  /** Where every Twilio REST request goes: the simulator's emulation offline. */
+  TWILIO_API_BASE_URL: httpUrl.default(TWILIO_API_DEFAULT_BASE_URL),
+  TWILIO_FROM_NUMBER: e164.optional(),
+
+  /** Bearer keys of the outbound-call API (comma-separated, so a key can be rotated). */
+  PHONEBRIDGE_API_KEY: z
+    .string()
+    .transform(splitList)
+    .pipe(
+      z.array(
+        z.string().regex(/^[\x21-\x7E]{24,256}$/, {
+          message: 'each key must be 24-256 printable characters without spaces',
+        }),
+      ),
+    )
+    .optional(),
+  OUTBOUND_ALLOWED_PREFIXES: z
+    .string()
+    .transform(splitList)
+    .pipe(
+      z.array(
+        z.string().regex(/^\+\d{1,15}$/, {
+          message: 'each entry must be an E.164 prefix such as +1 or +4420',
+        }),
+      ),
+    )
+    .default([]),
+  OUTBOUND_RING_TIMEOUT_SECONDS: int(5, 600).default(60),
+  API_RATE_LIMIT_MAX: int(1, 1000000).default(60),
+  CALL_RECORD_TTL_SECONDS: int(60, 30 * 86400).default(86400),
+  VOICEMAIL_MESSAGE: z.string().min(1).max(1000).default(DEFAULT_VOICEMAIL_MESSAGE),
 
   LIVEKIT_URL: livekitUrl.optional(),
   LIVEKIT_API_KEY: z.string().min(3, { message: 'looks too short' }).optional(),
@@ -207,6 +252,7 @@ export type Config = Readonly<z.output<typeof configSchema>> & {
 /** Settings whose values are secrets: never logged, never echoed back in errors. */
 export const SECRET_KEYS = new Set([
   'TWILIO_AUTH_TOKEN',
+  'PHONEBRIDGE_API_KEY',
   'LIVEKIT_API_SECRET',
   'OPENAI_API_KEY',
   'SIP_PASSWORD',

@@ -16,8 +16,9 @@ export interface PhoneTokenOptions {
 }
 
 /**
- * The bridge's token: join one room, publish only a microphone, subscribe, and
- * data for DTMF and RPC. Nothing else (no room admin, no recording).
+ * The bridge's token: join one room, publish only a microphone, subscribe, data for
+ * DTMF and RPC, and its own attributes (the AMD verdict for the agent). Nothing else (no
+ * room admin, no recording).
  */
 export async function phoneParticipantToken(opts: PhoneTokenOptions): Promise<string> {
   const at = new AccessToken(opts.apiKey, opts.apiSecret, {
@@ -33,6 +34,7 @@ export async function phoneParticipantToken(opts: PhoneTokenOptions): Promise<st
     canPublishSources: [TrackSource.MICROPHONE],
     canSubscribe: true,
     canPublishData: true,
+    canUpdateOwnMetadata: true,
   });
   return at.toJwt();
 }

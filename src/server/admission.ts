@@ -5,11 +5,16 @@ import type { Logger } from '../log.js';
 import type { ServerContext } from './context.js';
 
 export interface AdmitCallRequest {
+  /** Twilio's CallSid; an outbound call's own reference (`out-…`) until Twilio names it. */
   callSid: string;
   from: string;
   to: string;
   room: string;
   log: Logger;
+  /** JSON for the room and the agent's dispatch: the call context the agent gets. */
+  metadata?: string;
+  /** How long the admitted call waits for its stream (an outbound call rings first). */
+  streamTimeoutMs?: number;
 }
 
 export type Admission =
@@ -20,7 +25,7 @@ export type Admission =
   /** Another instance is admitting or carrying this call (a webhook retried to another instance). */
   | { outcome: 'elsewhere' }
   /** LiveKit trouble; the call is being ended. */
-  | { outcome: 'failed' }
+  | { outcome: 'failed'; error?: unknown }
   /** The call ended while it was being admitted (a terminal status callback won). */
   | { outcome: 'ended' };
 
@@ -55,13 +60,13 @@ export async function admitCall(
   const call = registry.admit(req);
   let admission: Admission = { outcome: 'failed' };
   try {
-    admission = await setUp(ctx, call);
+    admission = await setUp(ctx, call, req.metadata);
   } catch (err) {
     log.error(
       { err: describeError(err), room: call.room },
-      'Could not set up the call in LiveKit; apologising and hanging up',
+      'Could not set up the call in LiveKit; turning it away',
     );
-    admission = { outcome: 'failed' };
+    admission = { outcome: 'failed', error: err };
   }
   // A status callback that ended the call meanwhile wins over whatever we got done.
   if (call.ended && admission.outcome === 'admitted') admission = { outcome: 'ended' };
@@ -72,7 +77,7 @@ export async function admitCall(
       if (admission.outcome === 'admitted') {
         // The media never reaches us in SIP mode; the slot is held until the status callback.
         if (config.BRIDGE_MODE === 'sip') registry.streamStarted(call, 'sip');
-        else registry.awaitStream(call);
+        else registry.awaitStream(call, req.streamTimeoutMs);
       }
     } catch (err) {
       log.error({ err: describeError(err) }, 'Could not answer the webhook; ending the call');
@@ -119,14 +124,15 @@ const OUTCOME_LABELS: Record<Admission['outcome'], string> = {
 };
 
 /** The awaited part of admission; returns early, making nothing more, once the call ended. */
-async function setUp(ctx: ServerContext, call: Call): Promise<Admission> {
+async function setUp(ctx: ServerContext, call: Call, context?: string): Promise<Admission> {
   const { config, livekit } = ctx;
   const acquired = await acquireShared(ctx, call);
   if (acquired === 'full') return { outcome: 'busy', why: 'fleet' };
   if (acquired === 'ended') return { outcome: 'busy', why: 'ended' };
   if (acquired === 'elsewhere') return { outcome: 'elsewhere' };
   if (call.ended) return { outcome: 'ended' };
-  const metadata = JSON.stringify({ callSid: call.callSid, from: call.from, to: call.to });
+  const metadata =
+    context ?? JSON.stringify({ callSid: call.callSid, from: call.from, to: call.to });
   // SIP mode dispatches the agent with the room: the SIP participant joins a room that
   // already exists, so the dispatch rule's own room configuration would never apply.
   const dispatchWithRoom = config.AGENT_DISPATCH && config.BRIDGE_MODE === 'sip';

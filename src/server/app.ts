@@ -25,6 +25,9 @@ import { streamTokenLifetimeMs } from '../bridge/stream-token.js';
 import { finishShared, followFleet, isStillOurs } from './fleet.js';
 import { trustProxyOption, unsignedLimiter } from './unsigned-limit.js';
 import { incomingCallRoute } from './routes/incoming-call.js';
+import { callsApiRoutes } from './routes/calls-api.js';
+import { outboundCallRoutes } from './routes/outbound-call.js';
+import { MemoryCallRecords, RedisCallRecords } from '../bridge/call-records.js';
 import { callStatusRoute } from './routes/call-status.js';
 import { healthRoutes } from './routes/health.js';
 import { mediaStreamRoute, MAX_STREAM_MESSAGE_BYTES } from './routes/media-stream.js';
@@ -60,7 +63,12 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
   const callControl =
     deps.callControl ??
     (config.TWILIO_ACCOUNT_SID && config.TWILIO_AUTH_TOKEN
-      ? twilioCallControl(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, log)
+      ? twilioCallControl(
+          config.TWILIO_ACCOUNT_SID,
+          config.TWILIO_AUTH_TOKEN,
+          log,
+          config.TWILIO_API_BASE_URL,
+        )
       : noCallControl);
 
   // SIP mode never carries media: LiveKit SIP terminates the call.
@@ -171,6 +179,7 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
     engine,
     sharedSlots,
     endedCalls: new EndedCalls(rememberMs),
+    records: await openCallRecords(config, log),
     // Derived, not random, so every instance behind a load balancer verifies the same tokens.
     streamTokenSecret: `phonebridge-stream-token:${config.LIVEKIT_API_SECRET}`,
     state: { draining: false, startedAt: Date.now() },
@@ -196,9 +205,12 @@ export async function buildServer(deps: ServerDeps): Promise<PhonebridgeServer> 
       .send(`Not Found: ${req.method} ${req.url.split('?')[0]}`),
   );
 
+  app.addHook('onClose', () => ctx.records.close());
   try {
     incomingCallRoute(app, ctx);
     callStatusRoute(app, ctx);
+    outboundCallRoutes(app, ctx);
+    await callsApiRoutes(app, ctx);
     healthRoutes(app, ctx);
     mediaStreamRoute(app, ctx);
   } catch (err) {
@@ -243,6 +255,17 @@ const noMediaLeg: MediaLeg = {
     throw new PbError('PB_ERR_ENGINE_UNAVAILABLE', 'BRIDGE_MODE=sip carries no media streams');
   },
 };
+
+/** Records live in Redis when the fleet shares it and the API places calls. */
+async function openCallRecords(config: Config, log: Logger) {
+  if (config.REDIS_URL && config.PHONEBRIDGE_API_KEY?.length)
+    return RedisCallRecords.connect({
+      url: config.REDIS_URL,
+      ttlSeconds: config.CALL_RECORD_TTL_SECONDS,
+      log,
+    });
+  return new MemoryCallRecords(config.CALL_RECORD_TTL_SECONDS);
+}
 
 function statusText(code: number): string {
   const texts: Record<number, string> = {

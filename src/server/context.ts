@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { UnsignedLimit } from './unsigned-limit.js';
 import type { SharedSlots } from '../bridge/shared-slots.js';
 import type { EndedCalls } from '../bridge/ended-calls.js';
+import type { CallRecordStore } from '../bridge/call-records.js';
 
 /** What every route needs, built once per server instance. */
 export interface ServerContext {
@@ -26,6 +27,8 @@ export interface ServerContext {
   sharedSlots?: SharedSlots;
   /** Calls that ended here (or, with Redis, anywhere), while their stream tokens live. */
   endedCalls: EndedCalls;
+  /** The history of calls placed through the API (memory, or Redis with REDIS_URL). */
+  records: CallRecordStore;
   /** Key for per-call stream tokens; never leaves the process. */
   streamTokenSecret: string;
   state: { draining: boolean; startedAt: number };

@@ -98,6 +98,18 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    outboundCalls: new Counter({
+      name: 'phonebridge_outbound_calls_total',
+      help: 'POST /calls outcomes: placed, rejected_busy, rejected_error, twilio_error, not_allowed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    amdVerdicts: new Counter({
+      name: 'phonebridge_amd_verdicts_total',
+      help: 'Answering-machine detection verdicts (AnsweredBy) of outbound calls',
+      labelNames: ['answered_by'] as const,
+      registers: [registry],
+    }),
     callsEnded: new Counter({
       name: 'phonebridge_calls_ended_total',
       help: 'Ended calls by reason',

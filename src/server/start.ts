@@ -48,9 +48,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'PUBLIC_URL is not set: signatures and stream URLs use X-Forwarded-Proto/X-Forwarded-Host or Host from each request',
     );
   }
+  if (config.PHONEBRIDGE_API_KEY?.length) warnOutbound(config, log);
   await server.app.listen({ port: config.PORT, host: config.HOST });
   const addr = server.app.server.address();
   const port = addr && typeof addr === 'object' ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   return { ...server, url: `http://${host}:${port}`, port };
+}
+
+/** The outbound API starts with what it has, but says what will refuse calls. */
+function warnOutbound(config: Config, log: Logger): void {
+  if (config.OUTBOUND_ALLOWED_PREFIXES.length === 0)
+    log.warn('OUTBOUND_ALLOWED_PREFIXES is empty: POST /calls refuses every number (403)');
+  if (!config.TWILIO_FROM_NUMBER)
+    log.warn('TWILIO_FROM_NUMBER is not set: every POST /calls must give `from`');
+  if (!config.PUBLIC_URL)
+    log.warn(
+      "PUBLIC_URL is not set: Twilio's callbacks for outbound calls go to the host each API request named",
+    );
 }

@@ -4,6 +4,7 @@ import type { TurnLatency, Underrun } from './timeline.js';
 export type CallEnd =
   | 'caller-done' // the caller finished talking and listening, then hung up
   | 'caller-hangup' // the caller hung up mid-call (--hangup-at)
+  | 'call-ended' // the call ended on Twilio's side (a REST hang-up or redirect)
   | 'server-closed' // phonebridge closed the stream; TwiML after </Connect> then ran out
   | 'twiml-hangup' // <Hangup/>
   | 'twiml-end' // the TwiML document ran out without a stream

@@ -13,6 +13,7 @@ import type { StreamTarget } from './twiml.js';
 export type StreamEnd =
   | 'caller-done' // audio and listening time over: the caller hung up normally
   | 'caller-hangup' // --hangup-at: the caller hung up mid-call
+  | 'call-ended' // the call ended on Twilio's side (a REST hang-up or redirect)
   | 'server-closed' // phonebridge closed the socket
   | 'open-failed' // the upgrade was refused or never completed
   | 'aborted'; // the simulator was told to stop
@@ -30,6 +31,8 @@ export interface StreamSessionOptions {
   audio: Int16Array;
   listenMs: number;
   hangupAtMs?: number;
+  /** Aborted when the call ends on Twilio's side (REST hang-up, redirect): `stop`, then close. */
+  callEnded?: AbortSignal;
   trouble?: TroubleOptions;
   clock: Clock;
   openTimeoutMs: number;
@@ -227,6 +230,12 @@ export async function runStreamSession(
           },
           () => undefined,
         );
+  const onCallEnded = (): void => {
+    if (end !== 'caller-hangup') end = 'call-ended';
+    session.abort(new Error('call ended'));
+  };
+  if (opts.callEnded?.aborted) onCallEnded();
+  else opts.callEnded?.addEventListener('abort', onCallEnded, { once: true });
   const sender = await sendMedia(
     {
       streamSid,
@@ -242,7 +251,8 @@ export async function runStreamSession(
   );
   if (sender.completed) end = 'caller-done';
   else if (signal.aborted) end = 'aborted';
-  else if (end !== 'caller-hangup' && closeCode === null) end = 'aborted';
+  else if (end !== 'caller-hangup' && end !== 'call-ended' && closeCode === null) end = 'aborted';
+  opts.callEnded?.removeEventListener('abort', onCallEnded);
 
   const stopAtMs = clock.now();
   if (ws.readyState === WebSocket.OPEN) {

@@ -125,7 +125,11 @@ export const STREAM_PARAMS = {
   to: 'to',
   room: 'room',
   token: 'streamToken',
+  direction: 'direction',
 } as const;
+
+/** The phone participant's attribute carrying Twilio's AnsweredBy verdict to the agent. */
+export const ANSWERED_BY_ATTRIBUTE = 'phonebridge.answered_by';
 
 /** Custom WebSocket close codes (4000-4999 are the application's). */
 export const CloseCodes = {

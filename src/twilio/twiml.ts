@@ -34,6 +34,13 @@ export function busyTwiml(): string {
   return response.toString();
 }
 
+/** `<Hangup/>`: for an answered outbound call that has nothing left to connect to. */
+export function hangupTwiml(): string {
+  const response = new VoiceResponse();
+  response.hangup();
+  return response.toString();
+}
+
 /** A spoken apology and a hang-up, for failures after the call was answered. */
 export function apologyTwiml(message: string): string {
   const response = new VoiceResponse();

@@ -50,6 +50,35 @@ export const callStatusParams = z
       .string()
       .regex(/^\d{1,9}$/)
       .optional(),
+    SequenceNumber: z
+      .string()
+      .regex(/^\d{1,9}$/)
+      .optional(),
+  })
+  .catchall(z.string().max(4096));
+
+/** Twilio's answering-machine verdicts (`MachineDetection=Enable` gives machine_start). */
+export const ANSWERED_BY = [
+  'human',
+  'machine_start',
+  'machine_end_beep',
+  'machine_end_silence',
+  'machine_end_other',
+  'fax',
+  'unknown',
+] as const;
+export type AnsweredBy = (typeof ANSWERED_BY)[number];
+
+/** `POST /amd-status`: the asynchronous answering-machine detection verdict. */
+export const amdStatusParams = z
+  .object({
+    CallSid: callSidSchema,
+    AccountSid: accountSidSchema,
+    AnsweredBy: z.enum(ANSWERED_BY),
+    MachineDetectionDuration: z
+      .string()
+      .regex(/^\d{1,9}$/)
+      .optional(),
   })
   .catchall(z.string().max(4096));
 

@@ -7,7 +7,8 @@ import { waitForCallerAudio } from '../caller.js';
 import { sayPromptAndHangUp } from '../hangup.js';
 import { SilenceWatchdog } from '../silence.js';
 import { toOpenAIError } from './errors.js';
-import { callInstructions } from './instructions.js';
+import { callInstructions, greetingInstruction } from './instructions.js';
+import { openOutboundSession } from './outbound.js';
 import { verifyOpenAIKey } from './preflight.js';
 import { phoneTools } from './tools.js';
 import { TranscriptWriter } from './transcript.js';
@@ -40,6 +41,9 @@ export async function runOpenAI(call: CallContext): Promise<void> {
   });
   // Our SilenceWatchdog replaces the framework's userAwayTimeout (seconds, one stage only).
   const session = new voice.AgentSession({ llm: model, userAwayTimeout: null });
+  const outbound = meta.direction === 'outbound';
+  // Outbound: nothing reaches the model before the AMD verdict (src/agent/openai/outbound.ts).
+  if (outbound) session.input.setAudioEnabled(false);
   let failing: Promise<void> | undefined;
 
   // Created first because `fail` may stop it before anything else exists; its callbacks
@@ -169,10 +173,13 @@ export async function runOpenAI(call: CallContext): Promise<void> {
       'openai session started',
     );
     await waitForCallerAudio(room, signal);
-    if (config.GREETING === 'agent-first') {
-      say(`Greet the caller now by saying: "${config.GREETING_TEXT}"`);
+    const talk =
+      !outbound ||
+      (await openOutboundSession({ room, meta, logger, signal, session, say, hangUp }));
+    if (talk && (meta.greeting ?? config.GREETING) === 'agent-first') {
+      say(greetingInstruction(config, meta));
     }
-    watchdog.start();
+    if (talk) watchdog.start();
     await Promise.race([
       closed,
       new Promise<void>((resolve) =>

@@ -21,8 +21,13 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
       try {
         const parsed = callStatusParams.safeParse(req.body ?? {});
         if (!parsed.success) return await badRequest(ctx, req, reply, describeIssues(parsed.error));
-        const { CallSid, CallStatus, CallDuration } = parsed.data;
+        const { CallSid, CallStatus, CallDuration, SequenceNumber } = parsed.data;
         const log = ctx.log.child({ callSid: CallSid });
+        // Calls placed through the API keep their history (a no-op for any other call).
+        await recordStatus(ctx, CallSid, CallStatus, SequenceNumber, CallDuration).catch(
+          (err: unknown) =>
+            log.warn({ err: (err as Error).message }, 'Could not update the call record'),
+        );
         const call = ctx.registry.get(CallSid);
         log.info(
           {
@@ -69,4 +74,20 @@ export function callStatusRoute(app: FastifyInstance, ctx: ServerContext): void 
       return reply.code(204).send();
     },
   );
+}
+
+async function recordStatus(
+  ctx: ServerContext,
+  callSid: string,
+  status: string,
+  sequenceNumber: string | undefined,
+  callDuration: string | undefined,
+): Promise<void> {
+  await ctx.records.addStatus(callSid, {
+    status,
+    at: new Date().toISOString(),
+    ...(sequenceNumber !== undefined && { sequenceNumber: Number(sequenceNumber) }),
+  });
+  if (callDuration !== undefined)
+    await ctx.records.update(callSid, { durationSeconds: Number(callDuration) });
 }

@@ -30,7 +30,10 @@ interface Harness {
   media: () => string[];
 }
 
-async function harness(codec: Codec = 'mulaw'): Promise<Harness> {
+async function harness(
+  codec: Codec = 'mulaw',
+  direction: 'inbound' | 'outbound' = 'inbound',
+): Promise<Harness> {
   const leg = new FakeMediaLeg();
   const sent: Record<string, any>[] = [];
   const closed: { code: number; reason: string }[] = [];
@@ -47,6 +50,7 @@ async function harness(codec: Codec = 'mulaw'): Promise<Harness> {
     room: 'call-CA' + '0'.repeat(32),
     log: createLogger({ level: 'silent' }),
   });
+  call.direction = direction;
   const bridge = new CallBridge(
     call,
     {
@@ -359,5 +363,13 @@ describe('CallBridge (against a scripted media leg)', () => {
     // '5' is 770 + 1336 Hz; its neighbours' tones are absent.
     expect(power(770)).toBeGreaterThan(100 * power(697));
     expect(power(1336)).toBeGreaterThan(100 * power(1209));
+  });
+
+  it('names the phone participant after the person on the line: the callee of an outbound call', async () => {
+    const h = await harness('mulaw', 'outbound');
+    const claims = JSON.parse(
+      Buffer.from(h.leg.last.join.token.split('.')[1]!, 'base64url').toString(),
+    ) as { sub: string };
+    expect(claims.sub).toBe('phone-15557654321');
   });
 });

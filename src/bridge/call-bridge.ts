@@ -159,7 +159,8 @@ export class CallBridge {
       apiKey: config.LIVEKIT_API_KEY!,
       apiSecret: config.LIVEKIT_API_SECRET!,
       room: call.room,
-      identity: phoneIdentity(call.from),
+      // The phone participant is the person on the line: the caller, or the callee we dialled.
+      identity: phoneIdentity(call.direction === 'outbound' ? call.to : call.from),
       ttlSeconds: config.TOKEN_TTL_SECONDS,
       metadata: JSON.stringify({ callSid: call.callSid }),
     });
@@ -319,7 +320,8 @@ export class CallBridge {
           void this.phone.apologiseAndEnd('error');
         }
         return;
-      case 'rpc':
+      case 'rpc': {
+        let transferred = false;
         void answerTransfer(
           ev.payload,
           {
@@ -328,9 +330,18 @@ export class CallBridge {
             callSid: call.callSid,
             log: call.log,
           },
-          () => deps.endCall('transferred'),
-        ).then((payload) => this.leg?.replyRpc(ev.id, { payload }));
+          () => {
+            transferred = true;
+            // Twilio stops the stream as it redirects: the call still ended by a transfer.
+            call.intendedEndReason = 'transferred';
+          },
+        ).then((payload) => {
+          // The agent hears the answer before the call (and the room) goes away.
+          this.leg?.replyRpc(ev.id, { payload });
+          if (transferred) deps.endCall('transferred');
+        });
         return;
+      }
       case 'dtmf':
         this.playDtmf(ev.digit);
         return;

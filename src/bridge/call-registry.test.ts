@@ -179,4 +179,24 @@ describe('CallRegistry', () => {
     await registry.settled();
     expect(ended).toEqual([[call.callSid, 'stream_timeout']]);
   });
+
+  it('ends a call for the reason the bridge gave before Twilio stopped its stream', async () => {
+    const registry = new CallRegistry({
+      capacity: 2,
+      streamStartTimeoutMs: 60_000,
+      onEnded: async () => undefined,
+    });
+    const call = registry.admit({
+      callSid: 'CA' + 'e'.repeat(32),
+      from: '+15550000001',
+      to: '+15550000002',
+      room: 'call-x',
+      log: createLogger({ level: 'silent' }),
+    });
+    call.admissionDone();
+    registry.awaitStream(call);
+    call.intendedEndReason = 'agent_left';
+    await registry.end(call, 'stream_stop');
+    expect(call.endReason).toBe('agent_left');
+  });
 });

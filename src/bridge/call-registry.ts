@@ -137,7 +137,7 @@ export class CallRegistry {
     if (call.ended) return call.ending ?? Promise.resolve();
     if (call.phase === 'moved') return Promise.resolve();
     call.phase = 'ending';
-    call.endReason = reason;
+    call.endReason = call.intendedEndReason ?? reason;
     this.clearTimer(call.callSid);
     call.abort.abort(reason);
     const ending = (async () => {

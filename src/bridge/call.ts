@@ -34,6 +34,11 @@ export class Call {
   readonly admittedAt = Date.now();
   phase: CallPhase = 'admitting';
   endReason?: EndReason;
+  /**
+   * Why the bridge is ending the call, set before it asks Twilio to hang up: Twilio then
+   * stops the stream, and the call must end for the bridge's reason, not "stream stopped".
+   */
+  intendedEndReason?: EndReason;
   /** The TwiML answer, replayed verbatim when Twilio retries the webhook. */
   twiml?: string;
   streamSid?: string;

@@ -75,6 +75,7 @@ export class PhoneLeg {
   async end(reason: EndReason): Promise<void> {
     if (this.call.signal.aborted) return;
     this.endingNow = true;
+    this.call.intendedEndReason = reason;
     const { callControl } = this.opts;
     if (callControl.available) {
       try {

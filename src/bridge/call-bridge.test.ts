@@ -372,4 +372,61 @@ describe('CallBridge (against a scripted media leg)', () => {
     ) as { sub: string };
     expect(claims.sub).toBe('phone-15557654321');
   });
+
+  it("waits for an announcing agent's phonebridge.listening, not a guess, before sending", async () => {
+    const h = await harness();
+    const leg = h.leg.last;
+    leg.emit({ type: 'published', track: 'TR_caller' });
+    leg.emit({
+      type: 'agent_joined',
+      identity: 'agent-1',
+      sid: 'PA_2',
+      attributes: { 'phonebridge.signals': 'listening,interrupted' },
+    });
+    h.bridge.onMedia(frameB64(loud()), 0, performance.now());
+    leg.emit({ type: 'caller_subscribed', track: 'TR_caller' });
+    await vi.advanceTimersByTimeAsync(1000);
+    // Subscribed, but the agent has no reader on the track yet: still held.
+    expect(leg.callerFrames).toHaveLength(0);
+    leg.emit({ type: 'data', topic: 'phonebridge.listening', payload: '{}', identity: 'agent-1' });
+    expect(leg.callerFrames).toHaveLength(1);
+  });
+
+  it("apologises at once when the agent's worker reports its process dead", async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    // Sent through the server API: no participant sent it.
+    h.leg.last.emit({
+      type: 'data',
+      topic: 'phonebridge.agent-gone',
+      payload: JSON.stringify({ at: Date.now(), participant: 'agent-1' }),
+      identity: '',
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.media().length).toBeGreaterThan(10);
+    h.bridge.onMark('pb-apology');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.closed).toEqual([{ code: 1000, reason: 'agent_left' }]);
+  });
+
+  it('ignores an agent-gone notice about someone else, and one a participant forged', async () => {
+    const h = await harness();
+    h.leg.last.connect();
+    const gone = JSON.stringify({ participant: 'agent-1' });
+    h.leg.last.emit({
+      type: 'data',
+      topic: 'phonebridge.agent-gone',
+      payload: gone,
+      identity: 'agent-1',
+    });
+    h.leg.last.emit({
+      type: 'data',
+      topic: 'phonebridge.agent-gone',
+      payload: JSON.stringify({ participant: 'agent-9' }),
+      identity: '',
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(h.media()).toHaveLength(0);
+    expect(h.closed).toHaveLength(0);
+  });
 });

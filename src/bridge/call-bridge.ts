@@ -24,8 +24,16 @@ const CALLER_LEAD_MS = 40;
 /** How long a hole in the agent's packets is waited for before it is concealed. */
 const AGENT_JITTER_MS = 40;
 const DTMF_SETTLE_MS = 1000;
-/** The data topic on which our agent says its speech was interrupted. */
+/** Data topics our agent (and its worker) send the bridge; see src/agent/bridge-signals.ts. */
 export const INTERRUPTED_TOPIC = 'phonebridge.interrupted';
+export const LISTENING_TOPIC = 'phonebridge.listening';
+export const AGENT_GONE_TOPIC = 'phonebridge.agent-gone';
+/** The agent attribute listing the signals it sends (e.g. `listening,interrupted`). */
+export const SIGNALS_ATTRIBUTE = 'phonebridge.signals';
+
+function announcesListening(attributes: Record<string, string> | undefined): boolean {
+  return (attributes?.[SIGNALS_ATTRIBUTE] ?? '').split(',').includes('listening');
+}
 
 export interface BridgeDeps {
   config: Config;
@@ -61,6 +69,7 @@ export class CallBridge {
   private readonly turns = new TurnTracker();
   private readonly gate: ListenGate;
   private readonly reconnect: ReconnectWatch;
+  private agent?: string;
   private agentFramesOut = 0;
   private engineStats?: Record<string, number>;
   private starting?: Promise<void>;
@@ -280,7 +289,8 @@ export class CallBridge {
         void this.phone.apologiseAndEnd('engine_failed');
         return;
       case 'agent_joined':
-        this.gate.agentJoined();
+        this.agent = ev.identity;
+        this.gate.agentJoined(announcesListening(ev.attributes));
         call.log.info({ agent: ev.identity }, 'Agent joined the room');
         return;
       case 'agent_track':
@@ -295,9 +305,11 @@ export class CallBridge {
         if (this.turns.onAgentState(ev.state) === 'barge-in')
           this.bargeIn('the caller talked over the agent');
         return;
+      case 'agent_attributes':
+        if (announcesListening(ev.attributes)) this.gate.agentJoined(true);
+        return;
       case 'data':
-        if (ev.topic === INTERRUPTED_TOPIC && this.turns.onInterrupted() === 'barge-in')
-          this.bargeIn('the agent was interrupted');
+        this.onData(ev.topic, ev.payload, ev.identity);
         return;
       case 'agent_left':
         this.onAgentLeft(ev.identity, ev.reason);
@@ -347,6 +359,25 @@ export class CallBridge {
         return;
       case 'left':
         return;
+    }
+  }
+
+  private onData(topic: string | undefined, payload: string, from: string): void {
+    if (topic === INTERRUPTED_TOPIC && from) {
+      if (this.turns.onInterrupted() === 'barge-in') this.bargeIn('the agent was interrupted');
+    } else if (topic === LISTENING_TOPIC && from) {
+      this.gate.listening();
+    } else if (topic === AGENT_GONE_TOPIC && !from) {
+      // From the server API: the agent's worker saw its job process die. LiveKit itself
+      // reports the departure up to seconds later.
+      let gone: unknown;
+      try {
+        gone = (JSON.parse(payload) as { participant?: unknown }).participant;
+      } catch {
+        gone = undefined;
+      }
+      if (typeof gone === 'string' && (!this.agent || gone === this.agent))
+        this.onAgentLeft(gone, 'agent_process_died');
     }
   }
 

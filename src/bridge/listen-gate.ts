@@ -8,9 +8,13 @@
  * slightly before the subscriber's own code has attached a reader to it: audio released at
  * once lost its first ~50-100 ms at rtc-node agents (the start of a tone in 1 run of 5 on
  * a loaded machine), hence SETTLE_MS. Catch-up works that extra delay off in the caller's
- * next pause.
+ * next pause. Our agent says exactly when it reads the caller's track (the
+ * `phonebridge.listening` data packet, announced by its `phonebridge.signals` attribute):
+ * then the gate waits for that instead, up to LISTENING_WAIT_MS.
  */
 export const SETTLE_MS = 200;
+/** Measured 116-281 ms after the subscription on a loaded machine; generous beyond that. */
+export const LISTENING_WAIT_MS = 3000;
 
 export interface ListenGateOptions {
   /** AGENT_JOIN_TIMEOUT_MS, counted from the caller's track being published. */
@@ -24,6 +28,7 @@ export interface ListenGateOptions {
 export class ListenGate {
   private readonly since = performance.now();
   private agentPresent = false;
+  private announces = false;
   private opened = false;
   private timer?: NodeJS.Timeout;
   private settle?: NodeJS.Timeout;
@@ -46,15 +51,23 @@ export class ListenGate {
     }, this.opts.timeoutMs);
   }
 
-  agentJoined(): void {
+  /** `announcesListening`: the agent sends `phonebridge.listening` when it reads the caller. */
+  agentJoined(announcesListening = false): void {
     this.agentPresent = true;
+    this.announces ||= announcesListening;
   }
 
   /** Someone (the agent) subscribed to the caller's track. */
   subscribed(): void {
     if (this.opened || this.settle) return;
     clearTimeout(this.timer);
-    this.settle = setTimeout(() => this.open(true), SETTLE_MS);
+    this.settle = setTimeout(() => this.open(true), this.announces ? LISTENING_WAIT_MS : SETTLE_MS);
+  }
+
+  /** The agent says it reads the caller's track now. */
+  listening(): void {
+    clearTimeout(this.timer);
+    this.open(true);
   }
 
   close(): void {
@@ -66,6 +79,7 @@ export class ListenGate {
     if (this.opened) return;
     this.opened = true;
     clearTimeout(this.timer);
+    clearTimeout(this.settle);
     this.heldMs = performance.now() - this.since;
     this.opts.onOpen(this.heldMs, subscribed);
   }

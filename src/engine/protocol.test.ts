@@ -67,7 +67,11 @@ describe('engine protocol', () => {
       }
       expect(frames).toHaveLength(3);
       const [hello, audio, event] = frames;
-      expect(hello).toMatchObject({ kind: 'hello', version: 1, info: byName.hello!.json });
+      expect(hello).toMatchObject({
+        kind: 'hello',
+        version: PROTOCOL_VERSION,
+        info: byName.hello!.json,
+      });
       expect(audio).toMatchObject({
         kind: 'audio',
         audio: {

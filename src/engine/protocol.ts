@@ -9,7 +9,7 @@
 import { z } from 'zod';
 
 /** Bumped whenever a message changes shape; each side refuses a peer of another version. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Larger length fields mean the stream is out of step (nothing legitimate is near it). */
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** One 20 ms G.711 frame at 8 kHz. */
@@ -47,7 +47,17 @@ export const engineEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('joined'), room: z.string(), identity: z.string(), sid: z.string() }),
   z.object({ type: z.literal('published'), track: z.string() }),
   z.object({ type: z.literal('join_failed'), error: z.string() }),
-  z.object({ type: z.literal('agent_joined'), identity: z.string(), sid: z.string() }),
+  z.object({
+    type: z.literal('agent_joined'),
+    identity: z.string(),
+    sid: z.string(),
+    /** Its `phonebridge.*` attributes at join (e.g. the signals it sends). */
+    attributes: z.record(z.string(), z.string()).optional(),
+  }),
+  z.object({
+    type: z.literal('agent_attributes'),
+    attributes: z.record(z.string(), z.string()),
+  }),
   z.object({ type: z.literal('agent_left'), identity: z.string(), reason: z.string() }),
   z.object({ type: z.literal('agent_state'), state: z.string() }),
   z.object({

@@ -241,8 +241,14 @@ func (c *Call) callbacks() *lksdk.RoomCallback {
 		}
 	}
 	cb.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
-		if state, ok := changed[agentStateAttr]; ok && c.isAgent(p.Identity()) {
+		if !c.isAgent(p.Identity()) {
+			return
+		}
+		if state, ok := changed[agentStateAttr]; ok {
 			c.emit(wire.Event{Type: "agent_state", State: state})
+		}
+		if mine := ours(changed); len(mine) > 0 {
+			c.emit(wire.Event{Type: "agent_attributes", Attributes: mine})
 		}
 	}
 	cb.OnDataPacket = c.onData
@@ -270,7 +276,7 @@ func (c *Call) considerParticipant(rp *lksdk.RemoteParticipant) {
 	c.agent = rp.Identity()
 	c.mu.Unlock()
 	if fresh {
-		c.emit(wire.Event{Type: "agent_joined", Identity: rp.Identity(), SID: rp.SID()})
+		c.emit(wire.Event{Type: "agent_joined", Identity: rp.Identity(), SID: rp.SID(), Attributes: ours(rp.Attributes())})
 	}
 	for _, pub := range rp.TrackPublications() {
 		if rpub, ok := pub.(*lksdk.RemoteTrackPublication); ok && pub.Kind() == lksdk.TrackKindAudio {
@@ -346,7 +352,9 @@ func (c *Call) onReconnected() {
 }
 
 func (c *Call) onData(data lksdk.DataPacket, params lksdk.DataReceiveParams) {
-	if !c.isAgent(params.SenderIdentity) {
+	// From the agent, or from the server API (no sender: the agent's worker speaking for a
+	// job process that died); other participants' data is not the bridge's business.
+	if params.SenderIdentity != "" && !c.isAgent(params.SenderIdentity) {
 		return
 	}
 	switch p := data.(type) {
@@ -407,6 +415,24 @@ func (c *Call) setAttributes(attrs map[string]string) {
 	if room != nil {
 		room.LocalParticipant.SetAttributes(attrs)
 	}
+}
+
+// ours keeps the attributes addressed to phonebridge (`phonebridge.*`), at most 16.
+func ours(attrs map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range attrs {
+		if !strings.HasPrefix(k, "phonebridge.") || len(out) >= 16 {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		if len(v) > 256 {
+			v = v[:256]
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // reasonName turns a protocol disconnect reason into the lower-case name phonebridge

@@ -98,6 +98,8 @@ type Event struct {
 	Digit    string         `json:"digit,omitempty"`
 	Code     *uint32        `json:"code,omitempty"`
 	Stats    map[string]any `json:"stats,omitempty"`
+	// Attributes: the agent's phonebridge.* attributes (agent_joined, agent_attributes).
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // DecodeJSON unmarshals a control body strictly: unknown fields are refused so a peer

@@ -13,7 +13,7 @@ import (
 )
 
 // Version is bumped whenever a message changes shape; each side refuses another version.
-const Version uint16 = 1
+const Version uint16 = 2
 
 // MaxFrame bounds a frame's length field. Nothing legitimate comes close (JSON control
 // messages are under a few KiB); a larger value means the stream is out of step.

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
-import { goertzelPower, tone } from '../../src/audio/analysis.js';
-import { CALLER_RATE_HZ, FakeCaller, audibleWindow } from '../../src/agent/testing/fake-caller.js';
+import { goertzelPower, rmsDbfs, tone } from '../../src/audio/analysis.js';
+import { CALLER_RATE_HZ, FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import { startMirror } from '../../src/engine/mirror.js';
 import { createLogger } from '../../src/log.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
@@ -62,15 +62,19 @@ describe('mirror agent (media engine, many rooms, one process)', () => {
         await Promise.all(
           callers.map((c, i) => c.play(tone(freqs[i]!, 2000, CALLER_RATE_HZ, 0.5))),
         );
+        // Judged on every loud frame heard, wherever it fell: under load the jitter buffers
+        // deliver the tone late or in pieces, and the question here is only whose tone it is.
+        const loud = (c: FakeCaller) =>
+          c.received.filter((f) => f.atMs >= before && rmsDbfs(f.samples) > -20);
         await waitFor(
-          () => callers.every((c) => c.firstAudibleAt(before) !== undefined),
+          () => callers.every((c) => loud(c).length >= 25),
           60_000,
-          'all mirrored',
+          'half a second of each tone mirrored',
         );
-        await new Promise((r) => setTimeout(r, 1000));
         const heard = callers.map((c) => {
-          const back = audibleWindow(c.audioSince(before), 200, 1000, -20);
-          const powers = freqs.map((f) => goertzelPower(back, CALLER_RATE_HZ, f));
+          const powers = freqs.map((f) =>
+            loud(c).reduce((sum, fr) => sum + goertzelPower(fr.samples, CALLER_RATE_HZ, f), 0),
+          );
           return freqs[powers.indexOf(Math.max(...powers))];
         });
         expect(heard).toEqual(freqs);

@@ -1,0 +1,48 @@
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { agentJobFile } from './job-file.js';
+
+const root = mkdtempSync(join(tmpdir(), 'pb-jobfile-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A checkout: src/agent/{job-file,job}.ts, src/x.ts and, if `built`, dist/agent/job.js. */
+function checkout(name: string, built?: { sourceAt: number; builtAt: number }) {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'src/agent'), { recursive: true });
+  for (const f of ['src/agent/job-file.ts', 'src/agent/job.ts', 'src/x.ts', 'src/x.test.ts']) {
+    writeFileSync(join(dir, f), '');
+  }
+  if (built) {
+    mkdirSync(join(dir, 'dist/agent'), { recursive: true });
+    writeFileSync(join(dir, 'dist/agent/job.js'), '');
+    for (const f of ['src/agent/job-file.ts', 'src/agent/job.ts', 'src/x.ts']) {
+      utimesSync(join(dir, f), built.sourceAt, built.sourceAt);
+    }
+    // Tests are not compiled: a newer one does not make the build stale.
+    utimesSync(join(dir, 'src/x.test.ts'), built.builtAt + 60, built.builtAt + 60);
+    utimesSync(join(dir, 'dist/agent/job.js'), built.builtAt, built.builtAt);
+  }
+  return { dir, here: pathToFileURL(join(dir, 'src/agent/job-file.ts')).href };
+}
+
+describe('agentJobFile', () => {
+  it('forks the compiled job when a build newer than every source exists', () => {
+    const { dir, here } = checkout('fresh', { sourceAt: 1000, builtAt: 2000 });
+    expect(agentJobFile(here)).toBe(join(dir, 'dist/agent/job.js'));
+  });
+
+  it('forks the TypeScript job without a build, or when a source changed after it', () => {
+    const none = checkout('none');
+    expect(agentJobFile(none.here)).toBe(join(none.dir, 'src/agent/job.ts'));
+    const stale = checkout('stale', { sourceAt: 3000, builtAt: 2000 });
+    expect(agentJobFile(stale.here)).toBe(join(stale.dir, 'src/agent/job.ts'));
+  });
+
+  it('compiled code forks its sibling', () => {
+    const here = pathToFileURL(join(root, 'any/dist/agent/job-file.js')).href;
+    expect(agentJobFile(here)).toBe(join(root, 'any/dist/agent/job.js'));
+  });
+});

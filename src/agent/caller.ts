@@ -71,3 +71,25 @@ export function waitForCallerAudio(room: Room, signal: AbortSignal): Promise<Cal
     }
   });
 }
+
+/**
+ * Subscribes to the caller's audio, already published or published later, until `signal`
+ * aborts. Job processes join without auto-subscription (job.ts) and a mode calls this once
+ * it can read the track: the bridge starts sending the caller's audio when someone has
+ * subscribed, and audio that reaches a subscription nobody reads yet is lost.
+ */
+export function subscribeToCaller(room: Room, signal: AbortSignal): void {
+  const subscribe = (pub: RemoteTrackPublication, participant: RemoteParticipant) => {
+    if (isCaller(participant) && pub.kind === TrackKind.KIND_AUDIO && !pub.subscribed) {
+      pub.setSubscribed(true);
+    }
+  };
+  if (signal.aborted) return;
+  room.on(RoomEvent.TrackPublished, subscribe);
+  signal.addEventListener('abort', () => room.off(RoomEvent.TrackPublished, subscribe), {
+    once: true,
+  });
+  for (const p of room.remoteParticipants.values()) {
+    for (const pub of p.trackPublications.values()) subscribe(pub, p);
+  }
+}

@@ -3,10 +3,11 @@ import { AudioStream } from '@livekit/rtc-node';
 import { concatPcm } from '../audio/analysis.js';
 import { describeError } from '../errors.js';
 import type { CallContext } from './call-context.js';
-import { waitForCallerAudio } from './caller.js';
+import { subscribeToCaller, waitForCallerAudio } from './caller.js';
 import { publishAgentAudio } from './output.js';
 import { Player } from './player.js';
 import { type PromptName, loadPrompt } from './prompts.js';
+import { announceInterruption } from './interrupted.js';
 import { SilenceWatchdog } from './silence.js';
 import { AgentStatePublisher } from './state.js';
 
@@ -67,6 +68,7 @@ export async function runEcho(call: CallContext): Promise<void> {
   const onAbort = () => void reader?.cancel().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
+    subscribeToCaller(room, signal);
     const caller = await waitForCallerAudio(room, signal);
     logger.info({ caller: caller.participant.identity }, 'caller audio up');
     const vad = new inference.VAD({
@@ -100,8 +102,14 @@ export async function runEcho(call: CallContext): Promise<void> {
       if (ev.type === VADEventType.START_OF_SPEECH) {
         watchdog.set('caller', true);
         if (!ending && player.playing) {
-          logger.debug('caller barged in');
-          await player.interrupt();
+          const heardAt = Date.now();
+          await player.interrupt(async () => {
+            const at = await announceInterruption(room);
+            logger.info(
+              { heardAt, announcedAt: at },
+              'caller barged in: agent audio cut, bridge told',
+            );
+          });
         }
       } else if (ev.type === VADEventType.END_OF_SPEECH) {
         watchdog.set('caller', false);

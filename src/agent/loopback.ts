@@ -11,7 +11,7 @@ import {
   renewSubscription,
   subscribedAudioOf,
 } from '../livekit/silent-track-watchdog.js';
-import { waitForCallerAudio } from './caller.js';
+import { subscribeToCaller, waitForCallerAudio } from './caller.js';
 import { MIRROR_SAMPLE_RATE_HZ, mirrorAudio } from './mirror.js';
 import { publishAgentAudio } from './output.js';
 import { AgentStatePublisher } from './state.js';
@@ -50,6 +50,7 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
   });
   try {
     let frames = 0;
+    subscribeToCaller(room, signal);
     for (;;) {
       const caller = await waitForCallerAudio(room, signal);
       if (renew.pub) {

@@ -3,12 +3,13 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { ParticipantKind, RoomEvent } from '@livekit/rtc-node';
 import { describeError } from '../../errors.js';
 import type { CallContext } from '../call-context.js';
-import { waitForCallerAudio } from '../caller.js';
+import { subscribeToCaller, waitForCallerAudio } from '../caller.js';
 import { sayPromptAndHangUp } from '../hangup.js';
 import { SilenceWatchdog } from '../silence.js';
+import { cutOnBargeIn } from './barge-in.js';
 import { toOpenAIError } from './errors.js';
 import { callInstructions } from './instructions.js';
-import { verifyOpenAIKey } from './preflight.js';
+import { ensureKeyForCall } from './preflight.js';
 import { phoneTools } from './tools.js';
 import { TranscriptWriter } from './transcript.js';
 
@@ -39,7 +40,14 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     },
   });
   // Our SilenceWatchdog replaces the framework's userAwayTimeout (seconds, one stage only).
-  const session = new voice.AgentSession({ llm: model, userAwayTimeout: null });
+  // No AEC warm-up: for the first 3 s the agent speaks, the framework would feed the model
+  // silence instead of the caller (for a browser's echo canceller to settle). A phone leg's
+  // echo is cancelled in the network, and that is when callers say "Hello?" or cut in.
+  const session = new voice.AgentSession({
+    llm: model,
+    userAwayTimeout: null,
+    aecWarmupDuration: null,
+  });
   let failing: Promise<void> | undefined;
 
   // Created first because `fail` may stop it before anything else exists; its callbacks
@@ -69,11 +77,10 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     return failing;
   };
 
-  // A per-call key check costs one free GET in parallel with other set-up, and keeps a bad
-  // key away from the Realtime socket, where the plugin has no clean way to report it.
+  // Keeps a key the worker saw rejected off the Realtime socket (preflight.ts); free otherwise.
   let instructions: string;
   try {
-    [instructions] = await Promise.all([callInstructions(config, meta), verifyOpenAIKey(config)]);
+    [instructions] = await Promise.all([callInstructions(config, meta), ensureKeyForCall(config)]);
   } catch (err) {
     await fail(err);
     return;
@@ -157,6 +164,7 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     );
   room.on(RoomEvent.DtmfReceived, onDtmf);
 
+  let stopCutting: (() => void) | undefined;
   try {
     await session.start({
       agent,
@@ -168,6 +176,10 @@ export async function runOpenAI(call: CallContext): Promise<void> {
       { model: config.OPENAI_MODEL, voice: config.OPENAI_VOICE, greeting: config.GREETING },
       'openai session started',
     );
+    stopCutting = cutOnBargeIn(session, room, logger);
+    // Subscribed only now that the session's audio input reads the track and the Realtime
+    // plugin queues what it is given until its socket is up: nothing the caller says is lost.
+    subscribeToCaller(room, signal);
     await waitForCallerAudio(room, signal);
     if (config.GREETING === 'agent-first') {
       say(`Greet the caller now by saying: "${config.GREETING_TEXT}"`);
@@ -182,6 +194,7 @@ export async function runOpenAI(call: CallContext): Promise<void> {
   } catch (err) {
     if (!signal.aborted) await fail(err);
   } finally {
+    stopCutting?.();
     room.off(RoomEvent.DtmfReceived, onDtmf);
     watchdog.stop();
     clearTimeout(hangupTimer);

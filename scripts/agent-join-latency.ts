@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { AgentDispatchClient, AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { RoomEvent, dispose } from '@livekit/rtc-node';
 import { LocalLiveKit } from '../src/livekit/local.js';
+import { LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
 import { FakeCaller } from '../src/agent/testing/fake-caller.js';
 import { WorkerProcess, childPids } from '../src/agent/testing/worker-process.js';
 import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';
@@ -84,7 +85,10 @@ const warmMs = Date.now() - workerStartedAt;
 interface Result {
   phase: string;
   call: number;
+  /** Until the caller is told its track was subscribed (LocalTrackSubscribed). */
   joinMs?: number;
+  /** Until the agent's phonebridge.listening packet arrives. */
+  listeningMs?: number;
   dispatchMs: number;
   error?: string;
 }
@@ -112,12 +116,17 @@ async function placeCall(phase: string, call: number): Promise<Result> {
     await joining;
     await Promise.race([subscribed, sleep(30_000)]);
     if (subscribedAt === undefined) throw new Error('agent did not subscribe within 30 s');
-    return {
-      phase,
-      call,
-      joinMs: Math.round(subscribedAt - t0),
-      dispatchMs: Math.round(dispatchMs),
-    };
+    const joinMs = Math.round(subscribedAt - t0);
+    // The agent's own "I read your track now" (phonebridge.listening), wall clock.
+    const heard = () => caller.dataPackets.find((p) => p.topic === LISTENING_TOPIC);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !heard()) await sleep(10);
+    const listening = heard();
+    const listeningMs =
+      listening && caller.subscribedAt !== undefined
+        ? joinMs + listening.atMs - caller.subscribedAt
+        : undefined;
+    return { phase, call, joinMs, listeningMs, dispatchMs: Math.round(dispatchMs) };
   } catch (err) {
     return { phase, call, dispatchMs: Math.round(dispatchMs), error: (err as Error).message };
   } finally {
@@ -167,6 +176,7 @@ const summary: Record<string, unknown> = {
 for (const phase of ['rate', 'burst']) {
   const ok = results.filter((r) => r.phase === phase && r.joinMs !== undefined);
   const ms = ok.map((r) => r.joinMs!).sort((a, b) => a - b);
+  const listened = ok.map((r) => r.listeningMs ?? Infinity).sort((a, b) => a - b);
   if (!results.some((r) => r.phase === phase)) continue;
   summary[phase] = {
     calls: results.filter((r) => r.phase === phase).length,
@@ -174,12 +184,17 @@ for (const phase of ['rate', 'burst']) {
     p50Ms: pct(ms, 50),
     p95Ms: pct(ms, 95),
     maxMs: ms.at(-1),
+    listeningP50Ms: pct(listened, 50),
+    listeningP95Ms: pct(listened, 95),
     dispatchP50Ms: pct(
       ok.map((r) => r.dispatchMs).sort((a, b) => a - b),
       50,
     ),
   };
 }
+const ready = worker.logs.filter((l) => l.msg === 'job process ready');
+const startups = ready.map((l) => Number(l.startupMs)).sort((a, b) => a - b);
+summary.jobProcessStartupMs = { n: startups.length, p50: pct(startups, 50), max: startups.at(-1) };
 console.log(JSON.stringify({ summary }));
 
 await worker.stop();

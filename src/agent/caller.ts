@@ -8,6 +8,8 @@ import {
   type Room,
 } from '@livekit/rtc-node';
 
+import { announceListening } from './bridge-signals.js';
+
 /** The audio track name the bridge publishes for the phone leg. */
 export const CALLER_TRACK_NAME = 'phone-audio';
 
@@ -92,4 +94,30 @@ export function subscribeToCaller(room: Room, signal: AbortSignal): void {
   for (const p of room.remoteParticipants.values()) {
     for (const pub of p.trackPublications.values()) subscribe(pub, p);
   }
+}
+
+/**
+ * Tells the bridge (`phonebridge.listening`) each time a caller audio track is subscribed,
+ * for a mode whose reader attaches in its own TrackSubscribed handler registered before
+ * this one (the AgentSession's room input): by the time this runs, the reader exists.
+ */
+export function announceListeningOnSubscribe(
+  room: Room,
+  signal: AbortSignal,
+  onError: (err: unknown) => void,
+): void {
+  const onTrack = (
+    track: RemoteTrack,
+    _pub: RemoteTrackPublication,
+    participant: RemoteParticipant,
+  ) => {
+    if (track.kind === TrackKind.KIND_AUDIO && isCaller(participant) && track.sid) {
+      announceListening(room, track.sid).catch(onError);
+    }
+  };
+  if (signal.aborted) return;
+  room.on(RoomEvent.TrackSubscribed, onTrack);
+  signal.addEventListener('abort', () => room.off(RoomEvent.TrackSubscribed, onTrack), {
+    once: true,
+  });
 }

@@ -7,7 +7,7 @@ import { subscribeToCaller, waitForCallerAudio } from './caller.js';
 import { publishAgentAudio } from './output.js';
 import { Player } from './player.js';
 import { type PromptName, loadPrompt } from './prompts.js';
-import { announceInterruption } from './interrupted.js';
+import { announceInterruption, announceListening } from './bridge-signals.js';
 import { SilenceWatchdog } from './silence.js';
 import { AgentStatePublisher } from './state.js';
 
@@ -25,8 +25,11 @@ export async function runEcho(call: CallContext): Promise<void> {
   const state = new AgentStatePublisher(room, (err) => {
     if (room.isConnected) logger.warn({ err: describeError(err) }, 'could not publish agent state');
   });
-  await state.set('listening');
-  const output = await publishAgentAudio(room, ECHO_RATE_HZ);
+  // Both are signalling round trips: in parallel, they cost the call's start one.
+  const [, output] = await Promise.all([
+    state.set('listening'),
+    publishAgentAudio(room, ECHO_RATE_HZ),
+  ]);
   const player = new Player(output, state);
 
   let ending = false;
@@ -83,6 +86,11 @@ export async function runEcho(call: CallContext): Promise<void> {
     });
     const audioReader = audio.getReader();
     reader = audioReader;
+    if (caller.track.sid) {
+      announceListening(room, caller.track.sid).catch((err: unknown) =>
+        logger.warn({ err: describeError(err) }, 'could not tell the bridge we listen'),
+      );
+    }
     const feeding = (async () => {
       try {
         for (;;) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentJobFile } from './job-file.js';
+import { agentJobFile, withoutTypeScriptLoader } from './job-file.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pb-jobfile-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -44,5 +44,23 @@ describe('agentJobFile', () => {
   it('compiled code forks its sibling', () => {
     const here = pathToFileURL(join(root, 'any/dist/agent/job-file.js')).href;
     expect(agentJobFile(here)).toBe(join(root, 'any/dist/agent/job.js'));
+  });
+});
+
+describe('withoutTypeScriptLoader', () => {
+  it("drops tsx's loader in every spelling and keeps everything else", () => {
+    expect(
+      withoutTypeScriptLoader([
+        '--import',
+        'tsx',
+        '--require',
+        '/repo/node_modules/tsx/dist/preflight.cjs',
+        '--import=file:///repo/node_modules/tsx/dist/loader.mjs',
+        '--enable-source-maps',
+        '--import',
+        './other.mjs',
+        '--max-old-space-size=512',
+      ]),
+    ).toEqual(['--enable-source-maps', '--import', './other.mjs', '--max-old-space-size=512']);
   });
 });

@@ -37,3 +37,28 @@ function newestSourceMs(dir: string): number {
   }
   return newest;
 }
+
+/**
+ * `execArgv` without tsx's loader (`--import tsx`, `--import=<…/tsx/…>`, `--require
+ * <…/tsx/…>`, `--loader tsx`). Job processes are forked with the worker's execArgv: under
+ * `npm run dev` or vitest that carries tsx, whose resolver then runs for every import of
+ * a compiled job process too (measured: as slow as transpiling the sources).
+ */
+export function withoutTypeScriptLoader(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  const isTsx = (v: string | undefined) => v !== undefined && /(^|[/\\])tsx([/\\]|$)|^tsx$/.test(v);
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const eq = /^--(import|require|loader|experimental-loader)=(.*)$/.exec(arg);
+    if (eq && isTsx(eq[2])) continue;
+    if (
+      /^(--import|--require|-r|--loader|--experimental-loader)$/.test(arg) &&
+      isTsx(execArgv[i + 1])
+    ) {
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}

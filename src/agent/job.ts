@@ -26,6 +26,8 @@ export default defineAgent({
         pid: process.pid,
         mode: config.AGENT_MODE,
         loadMs: Math.round(performance.now() - startedAt),
+        // Node's start-up and the framework's and our imports included.
+        startupMs: Math.round(process.uptime() * 1000),
       },
       'job process ready',
     );

@@ -6,8 +6,9 @@ import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { agentJobFile } from './job-file.js';
+import { agentJobFile, withoutTypeScriptLoader } from './job-file.js';
 import { DeadJobReaper } from './job-reaper.js';
+import { forkOverflowJobs } from './proc-pool-overflow.js';
 import { OpenAIKeyWatch } from './openai/preflight.js';
 
 /** The file the framework forks per job (see job-file.ts). */
@@ -76,6 +77,8 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
   // options are also handed to every job process.
   initializeLogger({ pretty: false, level: frameworkLevel(config.LOG_LEVEL) });
   ensureTypeScriptLoaderForChildren();
+  // A compiled job file needs no TypeScript loader; forks inherit execArgv (see job-file.ts).
+  if (AGENT_JOB_FILE.endsWith('.js')) process.execArgv = withoutTypeScriptLoader(process.execArgv);
 
   // OpenAI mode: one key check before the first job process is forked (which inherits the
   // verdict), then at most one every 30 s as jobs arrive; none on a call's path.
@@ -135,9 +138,13 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
   reaper.start();
   let closing: Promise<void> | undefined;
   let running = false;
-  const keyChecked = keyWatch ? keyWatch.check().then(() => undefined) : Promise.resolve();
+  const ready = Promise.all([
+    keyWatch?.check(),
+    // Before the first job: a burst beyond the idle processes forks at once (see there).
+    forkOverflowJobs(logger),
+  ]).then(() => undefined);
   const done = (async () => {
-    await keyChecked;
+    await ready;
     // Closed while the key was being checked: the server never runs.
     if (closing) return;
     running = true;
@@ -156,7 +163,7 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
         if (drain) {
           await server.drain().catch((err: unknown) => logger.warn({ err }, 'drain incomplete'));
         }
-        await keyChecked;
+        await ready;
         // close() of a server that never ran would wait for a run that never ends.
         if (running) await server.close();
         await reaper.stop();

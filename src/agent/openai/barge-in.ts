@@ -2,7 +2,7 @@ import { voice } from '@livekit/agents';
 import { AudioSource, type AudioFrame, type Room } from '@livekit/rtc-node';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { announceInterruption } from '../interrupted.js';
+import { announceInterruption } from '../bridge-signals.js';
 
 /** The framework's audio output chain, as far as we walk it. */
 interface ChainedOutput {

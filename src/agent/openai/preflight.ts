@@ -105,12 +105,18 @@ export class OpenAIKeyWatch {
       case 'accepted':
         this.logger.info('OpenAI API key accepted');
         break;
-      case 'rejected':
+      case 'rejected': {
+        // A restricted key without "Models: read" is refused /models (403) and may still
+        // open Realtime sessions: name that way out too.
+        const hint = result.error.message.includes('(403)')
+          ? 'check OPENAI_API_KEY, and that a restricted key may read models'
+          : 'check OPENAI_API_KEY';
         this.logger.error(
           { code: result.error.code },
-          `${result.error.message}; calls will hear an apology until this is fixed (check OPENAI_API_KEY)`,
+          `${result.error.message}; calls will hear an apology until this is fixed (${hint})`,
         );
         break;
+      }
       case 'unverified':
         // Once per worker: a gateway without /models would otherwise warn on every check.
         if (this.warnedUnverified) break;

@@ -3,7 +3,11 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { ParticipantKind, RoomEvent } from '@livekit/rtc-node';
 import { describeError } from '../../errors.js';
 import type { CallContext } from '../call-context.js';
-import { subscribeToCaller, waitForCallerAudio } from '../caller.js';
+import {
+  announceListeningOnSubscribe,
+  subscribeToCaller,
+  waitForCallerAudio,
+} from '../caller.js';
 import { sayPromptAndHangUp } from '../hangup.js';
 import { SilenceWatchdog } from '../silence.js';
 import { cutOnBargeIn } from './barge-in.js';
@@ -179,8 +183,12 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     stopCutting = cutOnBargeIn(session, room, logger);
     // Subscribed only now that the session's audio input reads the track and the Realtime
     // plugin queues what it is given until its socket is up: nothing the caller says is lost.
+    announceListeningOnSubscribe(room, signal, (err) =>
+      logger.warn({ err: describeError(err) }, 'could not tell the bridge we listen'),
+    );
     subscribeToCaller(room, signal);
-    await waitForCallerAudio(room, signal);
+    const caller = await waitForCallerAudio(room, signal);
+    logger.info({ caller: caller.participant.identity, at: Date.now() }, 'caller audio up');
     if (config.GREETING === 'agent-first') {
       say(`Greet the caller now by saying: "${config.GREETING_TEXT}"`);
     }

@@ -1,0 +1,45 @@
+import type { Room } from '@livekit/rtc-node';
+
+/**
+ * Data packets the agent sends the bridge: reliable, JSON, one topic each. The bridge owns
+ * the phone leg; these tell it what only the agent knows.
+ */
+
+/**
+ * The caller cut the agent off: `{"at": <epoch ms>}`, sent as soon as the agent's own
+ * audio is flushed and before its `lk.agent.state` leaves `speaking`. The bridge clears
+ * Twilio's queue on it and discards agent audio until the agent's state is `speaking`
+ * again. After the packet the agent publishes nothing more of the interrupted utterance.
+ */
+export const INTERRUPTED_TOPIC = 'phonebridge.interrupted';
+
+/**
+ * The agent reads the caller's track now: `{"at": <epoch ms>, "track": "<track sid>"}`,
+ * sent once its reader on that track exists (and again for a new track or subscription).
+ * livekit-server tells the publisher "subscribed" when the down track is bound, which can
+ * come a few hundred milliseconds before a busy agent has a reader on it: audio sent in
+ * between is decoded for nobody. Holding the caller's audio until this packet loses none.
+ */
+export const LISTENING_TOPIC = 'phonebridge.listening';
+
+const encoder = new TextEncoder();
+
+async function publish(room: Room, topic: string, payload: Record<string, unknown>) {
+  const participant = room.localParticipant;
+  if (!participant || !room.isConnected) return;
+  await participant.publishData(encoder.encode(JSON.stringify(payload)), {
+    reliable: true,
+    topic,
+  });
+}
+
+/** Publishes the interruption packet; resolves with its `at`. */
+export async function announceInterruption(room: Room, at = Date.now()): Promise<number> {
+  await publish(room, INTERRUPTED_TOPIC, { at });
+  return at;
+}
+
+/** Publishes the listening packet for the caller's track `trackSid`. */
+export async function announceListening(room: Room, trackSid: string): Promise<void> {
+  await publish(room, LISTENING_TOPIC, { at: Date.now(), track: trackSid });
+}

@@ -88,7 +88,7 @@ for (let round = 0; round < rounds; round++) {
     reader = new AudioStream(t, { sampleRate: RATE, numChannels: 1, frameSizeMs: 20 }).getReader();
     void (async () => {
       for (;;) {
-        const { done, value } = await reader!.read();
+        const { done, value } = await reader.read();
         if (done) return;
         frames.push({ at: performance.now(), loud: rmsDbfs(value.data) > -30 });
       }

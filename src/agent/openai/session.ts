@@ -3,11 +3,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { ParticipantKind, RoomEvent } from '@livekit/rtc-node';
 import { describeError } from '../../errors.js';
 import type { CallContext } from '../call-context.js';
-import {
-  announceListeningOnSubscribe,
-  subscribeToCaller,
-  waitForCallerAudio,
-} from '../caller.js';
+import { announceListeningOnSubscribe, subscribeToCaller, waitForCallerAudio } from '../caller.js';
 import { sayPromptAndHangUp } from '../hangup.js';
 import { SilenceWatchdog } from '../silence.js';
 import { cutOnBargeIn } from './barge-in.js';

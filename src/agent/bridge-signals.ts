@@ -22,7 +22,21 @@ export const INTERRUPTED_TOPIC = 'phonebridge.interrupted';
  */
 export const LISTENING_TOPIC = 'phonebridge.listening';
 
+/**
+ * The agent's job process died mid-call (killed, out of memory, crashed) and its worker
+ * removed its participant: `{"at": <epoch ms>, "participant": "<identity>"}`, sent by the
+ * worker through the server API (so from no participant). livekit-server reports the
+ * departure of a participant without tracks in its next batch of updates, up to 3 s
+ * later; this packet reaches the bridge at once. The bridge apologises and ends the call.
+ */
+export const AGENT_GONE_TOPIC = 'phonebridge.agent-gone';
+
 const encoder = new TextEncoder();
+
+/** The `phonebridge.agent-gone` payload. */
+export function encodeAgentGone(participant: string, at = Date.now()): Uint8Array {
+  return encoder.encode(JSON.stringify({ at, participant }));
+}
 
 async function publish(room: Room, topic: string, payload: Record<string, unknown>) {
   const participant = room.localParticipant;

@@ -1,7 +1,14 @@
 import type { AgentServer } from '@livekit/agents';
-import type { RoomServiceClient } from 'livekit-server-sdk';
+import { DataPacket_Kind, type RoomServiceClient } from 'livekit-server-sdk';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { AGENT_GONE_TOPIC, encodeAgentGone } from './bridge-signals.js';
+
+/** A Twirp "not_found" (no such participant or room). */
+function isNotFound(err: unknown): boolean {
+  const e = err as { status?: number; code?: string; message?: string } | null;
+  return e?.status === 404 || e?.code === 'not_found' || /not.?found/i.test(e?.message ?? '');
+}
 
 /** How often the worker looks at its jobs. A dead process is noticed within this. */
 export const REAPER_INTERVAL_MS = 200;
@@ -18,8 +25,9 @@ interface WatchedJob {
  * about 20 s, and the caller hears nothing. The worker outlives its job processes, so it
  * watches them: when a job is gone from the worker's list (its process exited) while its
  * participant is still in the room, the process died, and the worker removes that
- * participant. A job that ended normally left the room before its process exited
- * (the framework disconnects, then reports done), so there is nothing to remove then.
+ * participant and tells the room at once (`phonebridge.agent-gone`, bridge-signals.ts).
+ * A job that ended normally left the room before its process exited (the framework
+ * disconnects, then reports done), so there is nothing to remove then.
  *
  * The framework offers no restart: livekit-server only honours a dispatch's
  * `restart_policy` on LiveKit Cloud. The bridge apologises and ends the call when the
@@ -32,7 +40,7 @@ export class DeadJobReaper {
 
   constructor(
     private readonly server: Pick<AgentServer, 'activeJobs'>,
-    private readonly rooms: Pick<RoomServiceClient, 'getParticipant' | 'removeParticipant'>,
+    private readonly rooms: Pick<RoomServiceClient, 'removeParticipant' | 'sendData'>,
     private readonly logger: Logger,
     private readonly intervalMs = REAPER_INTERVAL_MS,
   ) {}
@@ -76,28 +84,37 @@ export class DeadJobReaper {
 
   private async reap(job: WatchedJob, goneAt: number): Promise<void> {
     try {
-      // Not found (it left, or the room is gone): the job ended the way it should.
-      await this.rooms.getParticipant(job.room, job.identity);
-    } catch {
+      // One round trip: "not found" (it left, or the room is gone) means the job ended the
+      // way it should.
+      await this.rooms.removeParticipant(job.room, job.identity);
+    } catch (err) {
+      if (!isNotFound(err)) {
+        this.logger.warn(
+          { room: job.room, jobId: job.jobId, err: describeError(err) },
+          'agent job process gone; could not remove its participant',
+        );
+      }
       return;
     }
-    try {
-      await this.rooms.removeParticipant(job.room, job.identity);
-      this.logger.warn(
-        {
-          room: job.room,
-          jobId: job.jobId,
-          participant: job.identity,
-          noticedAt: goneAt,
-          removedAfterMs: Date.now() - goneAt,
-        },
-        'agent job process died mid-call; removed its participant from the room',
+    const removedAt = Date.now();
+    // livekit-server tells the room about a participant without tracks in its next batch of
+    // updates, up to 3 s later (subscriberUpdateInterval); a data packet goes out at once.
+    await this.rooms
+      .sendData(job.room, encodeAgentGone(job.identity, removedAt), DataPacket_Kind.RELIABLE, {
+        topic: AGENT_GONE_TOPIC,
+      })
+      .catch((err: unknown) =>
+        this.logger.warn({ room: job.room, err: describeError(err) }, 'could not tell the room'),
       );
-    } catch (err) {
-      this.logger.warn(
-        { room: job.room, jobId: job.jobId, err: describeError(err) },
-        'agent job process died mid-call; could not remove its participant',
-      );
-    }
+    this.logger.warn(
+      {
+        room: job.room,
+        jobId: job.jobId,
+        participant: job.identity,
+        noticedAt: goneAt,
+        removedAfterMs: removedAt - goneAt,
+      },
+      'agent job process died mid-call; removed its participant from the room',
+    );
   }
 }

@@ -7,6 +7,7 @@ import {
   dispose,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
+import { AGENT_GONE_TOPIC } from '../../src/agent/bridge-signals.js';
 import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
@@ -88,7 +89,12 @@ describe('agent worker (dev mode, echo)', () => {
       const pid = joined.pid as number;
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
-      // LiveKit itself would drop the silent participant after ~20 s; the worker does it.
+      // The worker tells the room at once …
+      const gone = () => caller.dataPackets.find((p) => p.topic === AGENT_GONE_TOPIC);
+      await waitFor(() => gone() !== undefined, 10_000, 'the worker to say the agent is gone');
+      expect(JSON.parse(gone()!.payload)).toMatchObject({ participant: agentIdentity });
+      // … and removes it: LiveKit itself would drop the silent participant after ~20 s, and
+      // reports a removal to the others in its next batch of updates (up to 3 s).
       await waitFor(() => left.length > 0, 15_000, 'the dead agent to leave the room');
       expect(left[0]!.participant.identity).toBe(agentIdentity);
       expect(left[0]!.participant.disconnectReason).toBe(DisconnectReason.PARTICIPANT_REMOVED);
@@ -101,7 +107,8 @@ describe('agent worker (dev mode, echo)', () => {
       const participants = await svc.listParticipants(room);
       expect(participants.some((p) => p.identity === agentIdentity)).toBe(false);
       console.log(
-        `killed job process: agent left the room ${left[0]!.atMs - killedAt} ms after SIGKILL (the worker noticed ${(removed.noticedAt as number) - killedAt} ms after it, and removed the participant ${String(removed.removedAfterMs)} ms later)`,
+        `killed job process: the worker noticed ${(removed.noticedAt as number) - killedAt} ms after SIGKILL, removed the participant ${String(removed.removedAfterMs)} ms later; ` +
+          `the caller got phonebridge.agent-gone ${gone()!.atMs - killedAt} ms and the participant's departure ${left[0]!.atMs - killedAt} ms after SIGKILL`,
       );
     } finally {
       await caller.leave();

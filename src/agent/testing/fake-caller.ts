@@ -36,7 +36,7 @@ export class FakeCaller {
   readonly room = filterRoomEvents(new Room());
   readonly received: ReceivedFrame[] = [];
   readonly agentStates: { atMs: number; state: string }[] = [];
-  /** Data packets from the agent, with when they arrived. */
+  /** Data packets from the agent or from the server (no participant), with when they arrived. */
   readonly dataPackets: { atMs: number; topic?: string; payload: string }[] = [];
   /** When the agent subscribed to our track (livekit-server's "track subscribed" signal). */
   subscribedAt?: number;
@@ -62,7 +62,7 @@ export class FakeCaller {
       this.onAttributes(changed, participant),
     );
     this.room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
-      if (participant?.kind !== ParticipantKind.AGENT) return;
+      if (participant && participant.kind !== ParticipantKind.AGENT) return;
       this.dataPackets.push({
         atMs: Date.now(),
         topic,

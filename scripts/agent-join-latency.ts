@@ -89,6 +89,8 @@ interface Result {
   joinMs?: number;
   /** Until the agent's phonebridge.listening packet arrives. */
   listeningMs?: number;
+  /** Wall clock at the start (createRoom), to line up with the worker's log. */
+  startedAt?: number;
   dispatchMs: number;
   error?: string;
 }
@@ -98,6 +100,7 @@ async function placeCall(phase: string, call: number): Promise<Result> {
   const room = `call-${callSid}`;
   const caller = new FakeCaller();
   const t0 = performance.now();
+  const startedAt = Date.now();
   let subscribedAt: number | undefined;
   const subscribed = new Promise<void>((resolve) =>
     caller.room.on(RoomEvent.LocalTrackSubscribed, () => {
@@ -126,7 +129,7 @@ async function placeCall(phase: string, call: number): Promise<Result> {
       listening && caller.subscribedAt !== undefined
         ? joinMs + listening.atMs - caller.subscribedAt
         : undefined;
-    return { phase, call, joinMs, listeningMs, dispatchMs: Math.round(dispatchMs) };
+    return { phase, call, joinMs, listeningMs, dispatchMs: Math.round(dispatchMs), startedAt };
   } catch (err) {
     return { phase, call, dispatchMs: Math.round(dispatchMs), error: (err as Error).message };
   } finally {

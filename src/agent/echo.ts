@@ -68,7 +68,20 @@ export async function runEcho(call: CallContext): Promise<void> {
     logger.warn({ err: describeError(err) }, 'could not end the call cleanly');
 
   let reader: ReadableStreamDefaultReader | undefined;
-  const onAbort = () => void reader?.cancel().catch(() => undefined);
+  let vadStream: ReturnType<inference.VAD['stream']> | undefined;
+  let vadClosed = false;
+  const closeVad = () => {
+    if (vadClosed || !vadStream) return;
+    vadClosed = true;
+    vadStream.close();
+  };
+  // The VAD stream's events do not end when its input does: close it too, or a call whose
+  // room is gone keeps its job process (and the silence prompts) alive.
+  const onAbort = () => {
+    void reader?.cancel().catch(() => undefined);
+    closeVad();
+    watchdog.stop();
+  };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     subscribeToCaller(room, signal);
@@ -78,7 +91,8 @@ export async function runEcho(call: CallContext): Promise<void> {
       minSilenceDuration: config.SILENCE_DURATION_MS,
       prefixPaddingDuration: config.PREFIX_PADDING_MS,
     });
-    const vadStream = vad.stream();
+    const events = vad.stream();
+    vadStream = events;
     const audio = new AudioStream(caller.track, {
       sampleRate: ECHO_RATE_HZ,
       numChannels: 1,
@@ -95,18 +109,18 @@ export async function runEcho(call: CallContext): Promise<void> {
       try {
         for (;;) {
           const { done, value } = await audioReader.read();
-          if (done) break;
-          vadStream.pushFrame(value);
+          if (done || vadClosed) break;
+          events.pushFrame(value);
         }
       } finally {
-        vadStream.endInput();
+        if (!vadClosed) events.endInput();
       }
     })();
 
     watchdog.start();
     void say(await prompt('greeting')).catch(onEndError);
 
-    for await (const ev of vadStream) {
+    for await (const ev of events) {
       if (ev.type === VADEventType.START_OF_SPEECH) {
         watchdog.set('caller', true);
         if (!ending && player.playing) {
@@ -127,7 +141,7 @@ export async function runEcho(call: CallContext): Promise<void> {
       }
     }
     await feeding;
-    vadStream.close();
+    closeVad();
     await vad.close();
   } catch (err) {
     if (!signal.aborted) {

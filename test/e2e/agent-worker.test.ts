@@ -29,6 +29,7 @@ describe('agent worker (dev mode, echo)', () => {
         AGENT_NAME,
         AGENT_MODE: 'echo',
         AGENT_IDLE_PROCESSES: '1',
+        SILENCE_PROMPT_AFTER_MS: '4000',
         AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
       },
     });
@@ -67,6 +68,29 @@ describe('agent worker (dev mode, echo)', () => {
       console.log(
         `warm agent: process loaded in ${String(ready.loadMs)} ms, idle ${String(joined.idleMs)} ms before the call`,
       );
+    } finally {
+      await caller.leave();
+      await svc.deleteRoom(room).catch(() => undefined);
+    }
+  });
+
+  it('a call whose room is deleted ends its job at once, not after the silence prompts', async () => {
+    const { caller, room } = await call('CAgone');
+    try {
+      await worker.waitForLog((l) => l.msg === 'agent joined call' && l.callSid === 'CAgone');
+      await waitFor(() => caller.subscribedAt !== undefined, 10_000, 'agent to subscribe');
+      await svc.deleteRoom(room);
+      const left = await worker.waitForLog(
+        (l) => l.msg === 'agent leaving call' && l.callSid === 'CAgone',
+        30_000,
+      );
+      // Before the fix the echo line kept talking to nobody: "are you still there?" after
+      // SILENCE_PROMPT_AFTER_MS, then goodbye, and only then did its process exit.
+      const prompted = worker.logs.filter(
+        (l) => l.callSid === 'CAgone' && String(l.msg).startsWith('caller silent'),
+      );
+      expect(prompted).toEqual([]);
+      expect(left).toBeDefined();
     } finally {
       await caller.leave();
       await svc.deleteRoom(room).catch(() => undefined);

@@ -39,9 +39,9 @@ const PATCHED = Symbol.for('phonebridge.procPoolOverflow');
  * when it keeps no idle processes, while the pool keeps refilling behind it. At most
  * `maxForks` such forks run at once (with the pool's refill, one start per core): forking
  * a whole burst at once makes every start slow together, and on a loaded host all of them
- * overran the start-up timeout in one test run. Jobs beyond that wait for the pool, as
- * before. A framework whose pool does not look like 1.9's is left alone. Resolves true if
- * applied.
+ * overran the start-up timeout in one test run. A job beyond that takes whichever comes
+ * first, an idle process or a free fork. A framework whose pool does not look like 1.9's
+ * is left alone. Resolves true if applied.
  */
 export async function forkOverflowJobs(
   logger: Logger,
@@ -67,10 +67,13 @@ export async function forkOverflowJobs(
     let forking = 0;
     proto.launchJob = async function (this: PoolLike, info: unknown): Promise<void> {
       const warm = this.warmedProcQueue?.items;
-      const busy = forking >= maxForks;
-      if (!this.procMutex || !Array.isArray(warm) || warm.length > 0 || busy || this.closed) {
-        return original.call(this, info);
+      if (!this.procMutex || !Array.isArray(warm)) return original.call(this, info);
+      // Whichever comes first: an idle process (the pool's), or room for a fork of our own.
+      // (The pool's queue has no event we can see: look every 50 ms.)
+      while (warm.length === 0 && forking >= maxForks && !this.closed) {
+        await new Promise((r) => setTimeout(r, 50));
       }
+      if (warm.length > 0 || this.closed) return original.call(this, info);
       forking++;
       const proc = new JobProcExecutor({
         agent: this.agent,

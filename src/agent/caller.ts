@@ -8,6 +8,8 @@ import {
   type Room,
 } from '@livekit/rtc-node';
 
+import { announceListening } from './bridge-signals.js';
+
 /** The audio track name the bridge publishes for the phone leg. */
 export const CALLER_TRACK_NAME = 'phone-audio';
 
@@ -69,5 +71,53 @@ export function waitForCallerAudio(room: Room, signal: AbortSignal): Promise<Cal
       const track = isCaller(p) ? audioTrackOf(p) : undefined;
       if (track) return done({ participant: p, track });
     }
+  });
+}
+
+/**
+ * Subscribes to the caller's audio, already published or published later, until `signal`
+ * aborts. Job processes join without auto-subscription (job.ts) and a mode calls this once
+ * it can read the track: the bridge starts sending the caller's audio when someone has
+ * subscribed, and audio that reaches a subscription nobody reads yet is lost.
+ */
+export function subscribeToCaller(room: Room, signal: AbortSignal): void {
+  const subscribe = (pub: RemoteTrackPublication, participant: RemoteParticipant) => {
+    if (isCaller(participant) && pub.kind === TrackKind.KIND_AUDIO && !pub.subscribed) {
+      pub.setSubscribed(true);
+    }
+  };
+  if (signal.aborted) return;
+  room.on(RoomEvent.TrackPublished, subscribe);
+  signal.addEventListener('abort', () => room.off(RoomEvent.TrackPublished, subscribe), {
+    once: true,
+  });
+  for (const p of room.remoteParticipants.values()) {
+    for (const pub of p.trackPublications.values()) subscribe(pub, p);
+  }
+}
+
+/**
+ * Tells the bridge (`phonebridge.listening`) each time a caller audio track is subscribed,
+ * for a mode whose reader attaches in its own TrackSubscribed handler registered before
+ * this one (the AgentSession's room input): by the time this runs, the reader exists.
+ */
+export function announceListeningOnSubscribe(
+  room: Room,
+  signal: AbortSignal,
+  onError: (err: unknown) => void,
+): void {
+  const onTrack = (
+    track: RemoteTrack,
+    _pub: RemoteTrackPublication,
+    participant: RemoteParticipant,
+  ) => {
+    if (track.kind === TrackKind.KIND_AUDIO && isCaller(participant) && track.sid) {
+      announceListening(room, track.sid).catch(onError);
+    }
+  };
+  if (signal.aborted) return;
+  room.on(RoomEvent.TrackSubscribed, onTrack);
+  signal.addEventListener('abort', () => room.off(RoomEvent.TrackSubscribed, onTrack), {
+    once: true,
   });
 }

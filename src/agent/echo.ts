@@ -3,10 +3,11 @@ import { AudioStream } from '@livekit/rtc-node';
 import { concatPcm } from '../audio/analysis.js';
 import { describeError } from '../errors.js';
 import type { CallContext } from './call-context.js';
-import { waitForCallerAudio } from './caller.js';
+import { subscribeToCaller, waitForCallerAudio } from './caller.js';
 import { publishAgentAudio } from './output.js';
 import { Player } from './player.js';
 import { type PromptName, loadPrompt } from './prompts.js';
+import { announceInterruption, announceListening } from './bridge-signals.js';
 import { SilenceWatchdog } from './silence.js';
 import { AgentStatePublisher } from './state.js';
 
@@ -24,8 +25,11 @@ export async function runEcho(call: CallContext): Promise<void> {
   const state = new AgentStatePublisher(room, (err) => {
     if (room.isConnected) logger.warn({ err: describeError(err) }, 'could not publish agent state');
   });
-  await state.set('listening');
-  const output = await publishAgentAudio(room, ECHO_RATE_HZ);
+  // Both are signalling round trips: in parallel, they cost the call's start one.
+  const [, output] = await Promise.all([
+    state.set('listening'),
+    publishAgentAudio(room, ECHO_RATE_HZ),
+  ]);
   const player = new Player(output, state);
 
   let ending = false;
@@ -64,16 +68,31 @@ export async function runEcho(call: CallContext): Promise<void> {
     logger.warn({ err: describeError(err) }, 'could not end the call cleanly');
 
   let reader: ReadableStreamDefaultReader | undefined;
-  const onAbort = () => void reader?.cancel().catch(() => undefined);
+  let vadStream: ReturnType<inference.VAD['stream']> | undefined;
+  let vadClosed = false;
+  const closeVad = () => {
+    if (vadClosed || !vadStream) return;
+    vadClosed = true;
+    vadStream.close();
+  };
+  // The VAD stream's events do not end when its input does: close it too, or a call whose
+  // room is gone keeps its job process (and the silence prompts) alive.
+  const onAbort = () => {
+    void reader?.cancel().catch(() => undefined);
+    closeVad();
+    watchdog.stop();
+  };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
+    subscribeToCaller(room, signal);
     const caller = await waitForCallerAudio(room, signal);
     logger.info({ caller: caller.participant.identity }, 'caller audio up');
     const vad = new inference.VAD({
       minSilenceDuration: config.SILENCE_DURATION_MS,
       prefixPaddingDuration: config.PREFIX_PADDING_MS,
     });
-    const vadStream = vad.stream();
+    const events = vad.stream();
+    vadStream = events;
     const audio = new AudioStream(caller.track, {
       sampleRate: ECHO_RATE_HZ,
       numChannels: 1,
@@ -81,27 +100,38 @@ export async function runEcho(call: CallContext): Promise<void> {
     });
     const audioReader = audio.getReader();
     reader = audioReader;
+    if (caller.track.sid) {
+      announceListening(room, caller.track.sid).catch((err: unknown) =>
+        logger.warn({ err: describeError(err) }, 'could not tell the bridge we listen'),
+      );
+    }
     const feeding = (async () => {
       try {
         for (;;) {
           const { done, value } = await audioReader.read();
-          if (done) break;
-          vadStream.pushFrame(value);
+          if (done || vadClosed) break;
+          events.pushFrame(value);
         }
       } finally {
-        vadStream.endInput();
+        if (!vadClosed) events.endInput();
       }
     })();
 
     watchdog.start();
     void say(await prompt('greeting')).catch(onEndError);
 
-    for await (const ev of vadStream) {
+    for await (const ev of events) {
       if (ev.type === VADEventType.START_OF_SPEECH) {
         watchdog.set('caller', true);
         if (!ending && player.playing) {
-          logger.debug('caller barged in');
-          await player.interrupt();
+          const heardAt = Date.now();
+          await player.interrupt(async () => {
+            const at = await announceInterruption(room);
+            logger.info(
+              { heardAt, announcedAt: at },
+              'caller barged in: agent audio cut, bridge told',
+            );
+          });
         }
       } else if (ev.type === VADEventType.END_OF_SPEECH) {
         watchdog.set('caller', false);
@@ -111,7 +141,7 @@ export async function runEcho(call: CallContext): Promise<void> {
       }
     }
     await feeding;
-    vadStream.close();
+    closeVad();
     await vad.close();
   } catch (err) {
     if (!signal.aborted) {

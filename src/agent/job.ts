@@ -2,15 +2,37 @@
  * The file the Agents framework imports in each job process (see worker.ts). Its default
  * export is the agent; everything else about a call lives in the mode modules.
  */
-import { type JobContext, defineAgent } from '@livekit/agents';
+import { AutoSubscribe, type JobContext, defineAgent } from '@livekit/agents';
 import { RoomEvent } from '@livekit/rtc-node';
 import { loadConfig } from '../config/load.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { advertiseSignals } from './bridge-signals.js';
 import { parseCallMetadata } from './metadata.js';
 import type { CallContext } from './call-context.js';
 
+/** When this process finished `prewarm` (an idle process waiting for a call). */
+let prewarmedAt: number | undefined;
+
 export default defineAgent({
+  // Runs when the worker forks an idle process, before any call is assigned to it.
+  prewarm: async () => {
+    const startedAt = performance.now();
+    const config = loadConfig();
+    const { prewarmMode } = await import('./prewarm.js');
+    await prewarmMode(config);
+    prewarmedAt = Date.now();
+    createLogger({ level: config.LOG_LEVEL, name: 'phonebridge-agent' }).info(
+      {
+        pid: process.pid,
+        mode: config.AGENT_MODE,
+        loadMs: Math.round(performance.now() - startedAt),
+        // Node's start-up and the framework's and our imports included.
+        startupMs: Math.round(process.uptime() * 1000),
+      },
+      'job process ready',
+    );
+  },
   entry: async (ctx: JobContext) => {
     // Each job process reads the same environment the worker was started with.
     const config = loadConfig();
@@ -21,12 +43,26 @@ export default defineAgent({
     });
     const abort = new AbortController();
     ctx.addShutdownCallback(async () => abort.abort(new Error('job shutting down')));
-    await ctx.connect();
+    // No auto-subscription: each mode subscribes to the caller once it can read the audio
+    // (caller.ts), so "the agent subscribed" means "the agent listens".
+    await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_NONE);
+    // Before any mode subscribes to the caller, so the bridge knows to wait for our packet.
+    await advertiseSignals(ctx.room).catch((err: unknown) =>
+      logger.warn({ err: describeError(err) }, 'could not advertise the bridge signals'),
+    );
     ctx.room.on(RoomEvent.Disconnected, () => abort.abort(new Error('room disconnected')));
     ctx.room.on(RoomEvent.DtmfReceived, (code: number, digit: string, participant) =>
       logger.info({ digit, code, from: participant.identity }, 'DTMF received'),
     );
-    logger.info({ room: ctx.room.name, jobId: ctx.job.id }, 'agent joined call');
+    logger.info(
+      {
+        room: ctx.room.name,
+        jobId: ctx.job.id,
+        pid: process.pid,
+        idleMs: prewarmedAt === undefined ? undefined : Date.now() - prewarmedAt,
+      },
+      'agent joined call',
+    );
 
     const call: CallContext = { ctx, config, meta, logger, signal: abort.signal };
     try {

@@ -11,7 +11,8 @@ import {
   renewSubscription,
   subscribedAudioOf,
 } from '../livekit/silent-track-watchdog.js';
-import { waitForCallerAudio } from './caller.js';
+import { announceListening } from './bridge-signals.js';
+import { subscribeToCaller, waitForCallerAudio } from './caller.js';
 import { MIRROR_SAMPLE_RATE_HZ, mirrorAudio } from './mirror.js';
 import { publishAgentAudio } from './output.js';
 import { AgentStatePublisher } from './state.js';
@@ -26,8 +27,11 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
     // Losing the room mid-update is how calls end; only a live room's failure matters.
     if (room.isConnected) logger.warn({ err: describeError(err) }, 'could not publish agent state');
   });
-  await state.set('listening');
-  const output = await publishAgentAudio(room, MIRROR_SAMPLE_RATE_HZ);
+  // Both are signalling round trips: in parallel, they cost the call's start one.
+  const [, output] = await Promise.all([
+    state.set('listening'),
+    publishAgentAudio(room, MIRROR_SAMPLE_RATE_HZ),
+  ]);
   // The SFU hearing the caller while we decode digital silence is a dead subscription
   // (silent-track-watchdog.ts): drop it, take a fresh one, and mirror that instead.
   let callerHeardBySfu = false;
@@ -50,6 +54,7 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
   });
   try {
     let frames = 0;
+    subscribeToCaller(room, signal);
     for (;;) {
       const caller = await waitForCallerAudio(room, signal);
       if (renew.pub) {
@@ -61,8 +66,18 @@ export async function runLoopback(room: Room, logger: Logger, signal: AbortSigna
         await state.set('speaking');
       }
       watchdog.reset();
-      frames += await mirrorAudio(caller.track, output.source, signal, (pcm, ms) =>
-        watchdog.onFrame(pcm, ms),
+      const listening = () => {
+        if (!caller.track.sid) return;
+        announceListening(room, caller.track.sid).catch((err: unknown) => {
+          if (room.isConnected) logger.warn({ err: describeError(err) }, 'could not signal');
+        });
+      };
+      frames += await mirrorAudio(
+        caller.track,
+        output.source,
+        signal,
+        (pcm, ms) => watchdog.onFrame(pcm, ms),
+        listening,
       );
       // Re-read: the watchdog may have set it while the mirror ran. If it did, the mirror
       // ended because the track was dropped, and the fresh one is on its way.

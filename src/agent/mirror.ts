@@ -13,6 +13,7 @@ export async function mirrorAudio(
   source: AudioSource,
   signal: AbortSignal,
   onFrame?: (samples: Int16Array, durationMs: number) => void,
+  onReading?: () => void,
 ): Promise<number> {
   const stream = new AudioStream(track, {
     sampleRate: source.sampleRate,
@@ -20,6 +21,7 @@ export async function mirrorAudio(
     frameSizeMs: MIRROR_FRAME_MS,
   });
   const reader = stream.getReader();
+  onReading?.();
   // Cancelling the reader ends the pending read(), so an abort needs no extra polling.
   const onAbort = () => void reader.cancel().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });

@@ -4,6 +4,13 @@ import type { AgentStatePublisher } from './state.js';
 
 const FRAME_MS = 20;
 
+interface Utterance {
+  abort: AbortController;
+  done: Promise<boolean>;
+  /** Runs once the interrupted utterance's audio is gone, before `listening` is published. */
+  onCut?: () => Promise<unknown>;
+}
+
 /**
  * Plays PCM16 through the agent's audio source, one utterance at a time, and keeps
  * `lk.agent.state` honest: `speaking` from the first frame until playout ends or is
@@ -11,7 +18,7 @@ const FRAME_MS = 20;
  * barge-in stops our audio within one queue length.
  */
 export class Player {
-  private current?: { abort: AbortController; done: Promise<boolean> };
+  private current?: Utterance;
 
   constructor(
     private readonly output: AgentAudioOutput,
@@ -29,27 +36,34 @@ export class Player {
   async play(samples: Int16Array): Promise<boolean> {
     await this.interrupt();
     const abort = new AbortController();
-    const done = this.run(samples, abort.signal);
-    const current = { abort, done };
+    const current: Utterance = { abort, done: Promise.resolve(false) };
+    current.done = this.run(samples, current);
     this.current = current;
     try {
-      return await done;
+      return await current.done;
     } finally {
       if (this.current === current) this.current = undefined;
     }
   }
 
-  /** Stops playback now; resolves once the player is idle. */
-  async interrupt(): Promise<void> {
+  /**
+   * Stops playback now; resolves once the player is idle. `onCut` runs when nothing of the
+   * utterance is left to play and before the state leaves `speaking` (the barge-in
+   * announcement). Resolves true if something was playing.
+   */
+  async interrupt(onCut?: () => Promise<unknown>): Promise<boolean> {
     const current = this.current;
-    if (!current) return;
+    if (!current) return false;
+    current.onCut ??= onCut;
     current.abort.abort();
     this.output.source.clearQueue();
     await current.done;
+    return true;
   }
 
-  private async run(samples: Int16Array, signal: AbortSignal): Promise<boolean> {
+  private async run(samples: Int16Array, utterance: Utterance): Promise<boolean> {
     const { source, sampleRateHz } = this.output;
+    const { signal } = utterance.abort;
     const frameSamples = (sampleRateHz * FRAME_MS) / 1000;
     await this.state.set('speaking');
     try {
@@ -63,6 +77,11 @@ export class Player {
       if (!signal.aborted && !source.closed) await source.waitForPlayout();
       return !signal.aborted;
     } finally {
+      if (signal.aborted && !source.closed) {
+        // A frame whose capture was waiting for room in the queue landed after the clear.
+        source.clearQueue();
+        await utterance.onCut?.().catch(() => undefined);
+      }
       // A newer utterance may already be starting; it sets `speaking` again itself.
       await this.state.set('listening');
     }

@@ -1,18 +1,27 @@
 import { AgentServer, ServerOptions, initializeLogger } from '@livekit/agents';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { createRequire } from 'node:module';
-import { extname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { PbError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { agentJobFile, withoutTypeScriptLoader } from './job-file.js';
+import { DeadJobReaper } from './job-reaper.js';
+import { forkOverflowJobs } from './proc-pool-overflow.js';
+import { OpenAIKeyWatch } from './openai/preflight.js';
+
+/** The file the framework forks per job (see job-file.ts). */
+export const AGENT_JOB_FILE = agentJobFile();
 
 /**
- * The file the framework forks per job. It is a sibling of this one, with this file's own
- * extension: `.ts` under tsx (dev, tests), `.js` once compiled into dist/.
+ * Idle job processes when AGENT_IDLE_PROCESSES is unset: the framework's production
+ * default (one per core, at most 4), in every mode. Each costs one loaded Node process;
+ * fewer means a burst of calls waits for forks, which the framework starts one at a time.
  */
-export const AGENT_JOB_FILE = fileURLToPath(
-  new URL(`./job${extname(import.meta.url)}`, import.meta.url),
-);
+export function defaultIdleProcesses(): number {
+  return Math.max(1, Math.min(availableParallelism(), 4));
+}
 
 /**
  * Job processes are forked with `process.execArgv` and `process.env`. When this process
@@ -68,10 +77,21 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
   // options are also handed to every job process.
   initializeLogger({ pretty: false, level: frameworkLevel(config.LOG_LEVEL) });
   ensureTypeScriptLoaderForChildren();
+  // A compiled job file needs no TypeScript loader; forks inherit execArgv (see job-file.ts).
+  if (/\.m?js$/.test(AGENT_JOB_FILE)) process.execArgv = withoutTypeScriptLoader(process.execArgv);
 
+  // OpenAI mode: one key check before the first job process is forked (which inherits the
+  // verdict), then at most one every 30 s as jobs arrive; none on a call's path.
+  const keyWatch = config.AGENT_MODE === 'openai' ? new OpenAIKeyWatch(config, logger) : undefined;
+  const idleProcesses = config.AGENT_IDLE_PROCESSES ?? defaultIdleProcesses();
   const server = new AgentServer(
     new ServerOptions({
       agent: AGENT_JOB_FILE,
+      // The framework pre-forks only in production (0 in dev, where Python's agents reload
+      // code on change; this one never does). Without idle processes every call waits for
+      // a fork that loads Node, the framework and our code: seconds under tsx. So we keep
+      // them in every mode; the job file imports its mode in `prewarm` (job.ts).
+      numIdleProcesses: idleProcesses,
       agentName: config.AGENT_NAME,
       wsURL: config.LIVEKIT_URL,
       apiKey: config.LIVEKIT_API_KEY,
@@ -81,6 +101,10 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
       // use, and livekit-server stops sending jobs to a worker whose load looks like 1.0
       // even when the threshold is off, which on a busy laptop or CI means no second call.
       ...(opts.production ? {} : { loadFunc: async () => 0 }),
+      requestFunc: async (req) => {
+        keyWatch?.refresh();
+        await req.accept();
+      },
       port: opts.httpPort ?? (opts.production ? 8081 : 0),
       logLevel: frameworkLevel(config.LOG_LEVEL),
       drainTimeout: config.DRAIN_TIMEOUT_MS,
@@ -93,15 +117,43 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
     server.event.once('worker_registered', (id: string) => resolve(id)),
   );
   logger.info(
-    { agentName: config.AGENT_NAME, mode: config.AGENT_MODE, production: opts.production },
+    {
+      agentName: config.AGENT_NAME,
+      mode: config.AGENT_MODE,
+      production: opts.production,
+      idleProcesses,
+      jobFile: AGENT_JOB_FILE,
+    },
     'agent worker starting',
   );
-  const done = server.run();
+  const reaper = new DeadJobReaper(
+    server,
+    new RoomServiceClient(
+      config.LIVEKIT_URL.replace(/^ws/, 'http'),
+      config.LIVEKIT_API_KEY,
+      config.LIVEKIT_API_SECRET,
+    ),
+    logger,
+  );
+  reaper.start();
+  let closing: Promise<void> | undefined;
+  let running = false;
+  const ready = Promise.all([
+    keyWatch?.check(),
+    // Before the first job: a burst beyond the idle processes forks at once (see there).
+    forkOverflowJobs(logger),
+  ]).then(() => undefined);
+  const done = (async () => {
+    await ready;
+    // Closed while the key was being checked: the server never runs.
+    if (closing) return;
+    running = true;
+    await server.run();
+  })();
   // `done` is awaited by the caller; this only keeps a fatal error from going unhandled
   // when nobody awaits it yet.
   done.catch(() => undefined);
 
-  let closing: Promise<void> | undefined;
   return {
     server,
     registered,
@@ -111,7 +163,10 @@ export function startAgentWorker(opts: AgentWorkerOptions): AgentWorker {
         if (drain) {
           await server.drain().catch((err: unknown) => logger.warn({ err }, 'drain incomplete'));
         }
-        await server.close();
+        await ready;
+        // close() of a server that never ran would wait for a run that never ends.
+        if (running) await server.close();
+        await reaper.stop();
         logger.info('agent worker stopped');
       })();
       return closing;

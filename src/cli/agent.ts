@@ -36,12 +36,6 @@ export async function run(argv: string[]): Promise<number> {
   installFfiFinalizerGuard(logger);
   const production = values.production ?? (values.dev ? false : config.NODE_ENV === 'production');
 
-  if (config.AGENT_MODE === 'openai') {
-    // Fail fast on a bad key: checking costs one free GET, a failed call costs a caller.
-    const { checkOpenAIKey } = await import('../agent/openai/preflight.js');
-    await checkOpenAIKey(config, logger);
-  }
-
   const { startAgentWorker } = await import('../agent/worker.js');
   const worker = startAgentWorker({ config, logger, production });
   let signalled: NodeJS.Signals | undefined;

@@ -242,6 +242,12 @@ export const configSchema = z.object({
   TRANSCRIPT_DIR: z.string().min(1).optional(),
   /** How long a forked agent job process may take to load before the worker gives up on it. */
   AGENT_PROCESS_INIT_TIMEOUT_MS: int(1000, 600000).default(30000),
+  /**
+   * Job processes the agent worker keeps loaded and idle, so a dispatch never waits for a
+   * fork (every mode, dev included). Unset: one per core, at most 4 (the framework's own
+   * production default).
+   */
+  AGENT_IDLE_PROCESSES: int(1, 32).optional(),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

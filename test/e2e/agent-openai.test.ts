@@ -6,14 +6,19 @@ import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { CALLER_RATE_HZ, FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
-import { fixtureWav } from '../../src/agent/testing/speech.js';
+import { activeSpanMs, fixtureWav } from '../../src/agent/testing/speech.js';
+import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../../src/agent/bridge-signals.js';
+import { rmsDbfs } from '../../src/audio/analysis.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
+import { positionTones, toneStep } from '../fixtures/fake-realtime/tones.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
 import { repoWav, whichPrompt } from '../helpers/prompt-match.js';
 
 const GOOD_KEY = 'sk-test-good-0123456789';
 const BAD_KEY = 'sk-test-bad-0123456789';
 const SILENCE_MS = 4000;
+/** The agent's server VAD silence (the config default). */
+const SILENCE_DURATION_MS = 400;
 const lk = livekit();
 const svc = roomService();
 const dispatcher = new AgentDispatchClient(lk.url.replace(/^ws/, 'http'), lk.apiKey, lk.apiSecret);
@@ -95,6 +100,21 @@ async function placeCall(
     metadata: JSON.stringify({ callSid, from: '+15550005555', to: '+15550006666' }),
   });
   await waitFor(() => caller.agent !== undefined, 90_000, 'agent to join');
+  return { caller, room };
+}
+
+/** A caller in a fresh call room, the agent dispatched; resolves once the room exists. */
+async function dispatchCall(
+  agentName: string,
+  callSid: string,
+): Promise<{ caller: FakeCaller; room: string }> {
+  const room = uniqueRoom(`call-${callSid}`);
+  await svc.createRoom({ name: room, emptyTimeout: 30 });
+  const caller = new FakeCaller();
+  await caller.join(lk.url, await tokenFor('phone-15550005555', room));
+  await dispatcher.createDispatch(room, agentName, {
+    metadata: JSON.stringify({ callSid, from: '+15550005555', to: '+15550006666' }),
+  });
   return { caller, room };
 }
 
@@ -243,6 +263,113 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     );
   });
 
+  it('hears the first sentence, spoken the moment the agent listens, and answers it once', async () => {
+    const conn = fake.connections.length;
+    const { caller, room } = await dispatchCall(name, 'CAhello');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+    // The bridge holds the caller's audio until the agent listens, then lets it go: the
+    // sentence (100 ms of line silence, then words) starts the moment the agent says so.
+    const listening = () => caller.dataPackets.find((p) => p.topic === LISTENING_TOPIC);
+    await waitFor(() => listening() !== undefined, 90_000, 'agent to listen');
+    const spokeAt = Date.now();
+    await caller.play(speech.samples);
+    const stoppedAt = Date.now();
+    await waitFor(() => caller.firstAudibleAt(spokeAt) !== undefined, 15_000, 'reply audio');
+
+    // The model received the sentence from before its first syllable: the line's silence
+    // ahead of the words reached it, so nothing of the words was cut off …
+    const heard = fake.inputAudio(conn);
+    const loud = (o: number) => rmsDbfs(heard.subarray(o, o + 480)) > -40;
+    let onset = 0;
+    while (onset + 480 <= heard.length && !loud(onset)) onset += 480;
+    const onsetMs = (onset / 24_000) * 1000;
+    const sentMs = activeSpanMs(speech.samples, speech.sampleRateHz);
+    const heardMs = activeSpanMs(heard, 24_000);
+    // … and answered it once: the caller did not have to say it again.
+    expect(fake.sentAt('input_audio_buffer.speech_started', conn)).toHaveLength(1);
+    expect(fake.sentAt('response.created', conn)).toHaveLength(1);
+
+    const packet = JSON.parse(listening()!.payload) as { at: number; track: string };
+    const speechStopped = fake.sentAt('input_audio_buffer.speech_stopped', conn)[0]!;
+    const firstDelta = fake.sentAt('response.output_audio.delta', conn)[0]!;
+    const heardReply = caller.firstAudibleAt(spokeAt)!;
+    console.log(
+      `first sentence: the caller was told "subscribed", the agent said "listening" ` +
+        `${packet.at - caller.subscribedAt!} ms later; the model heard ${onsetMs} ms of line ` +
+        `silence before the words, and ${heardMs} ms of the ${sentMs} ms spoken. First turn: ` +
+        `speech end → speech_stopped ${speechStopped - stoppedAt} ms → first reply delta ` +
+        `${firstDelta - speechStopped} ms → reply audible at the caller ${heardReply - firstDelta} ms ` +
+        `(total ${heardReply - stoppedAt} ms, of which ${SILENCE_DURATION_MS} ms is VAD silence)`,
+    );
+    expect(packet.track).toMatch(/^TR_/);
+    expect(onsetMs).toBeGreaterThanOrEqual(40);
+    expect(Math.abs(heardMs - sentMs)).toBeLessThanOrEqual(100);
+  });
+
+  it('barge-in: the agent cuts its reply, tells the bridge, and nothing of the rest follows', async () => {
+    const steps = 20; // 4 s of position-coded tones
+    fake.script.push({ type: 'audio', samples: positionTones(steps, 24_000), transcript: 'tones' });
+    const conn = fake.connections.length;
+    const { caller, room } = await dispatchCall(name, 'CAbarge');
+    cleanup.push(
+      () => caller.leave(),
+      () => svc.deleteRoom(room),
+    );
+    await waitFor(() => caller.subscribedAt !== undefined, 90_000, 'agent to subscribe');
+    const askedAt = Date.now();
+    await caller.play(speech.samples);
+    const stepOf = (f: { samples: Int16Array }) => toneStep(f.samples, 8000, steps);
+    // A second into the reply, the caller talks over it.
+    await waitFor(
+      () => caller.received.some((f) => f.atMs > askedAt && (stepOf(f) ?? -1) >= 5),
+      20_000,
+      'a second of the reply',
+    );
+    const bargedAt = Date.now();
+    const barging = caller.play(speech.samples);
+    await waitFor(
+      () => caller.dataPackets.some((p) => p.topic === INTERRUPTED_TOPIC),
+      10_000,
+      'the interruption packet',
+    );
+    await barging;
+    // Everything already in flight has arrived by now.
+    await new Promise((r) => setTimeout(r, 1500));
+    const packet = caller.dataPackets.find((p) => p.topic === INTERRUPTED_TOPIC)!;
+    const payload = JSON.parse(packet.payload) as { at: unknown };
+    expect(typeof payload.at).toBe('number');
+
+    const reply = caller.received.filter((f) => f.atMs > askedAt);
+    const steppedBefore = reply.filter((f) => f.atMs < packet.atMs).map(stepOf);
+    const steppedAfter = reply.filter((f) => f.atMs >= packet.atMs).map(stepOf);
+    const lastBefore = Math.max(...steppedBefore.map((k) => k ?? -1));
+    const lastAfter = Math.max(...steppedAfter.map((k) => k ?? -1));
+    const lastReplyFrame = reply.filter((f) => stepOf(f) !== undefined).at(-1)!;
+    const speechStarted = fake.sentAt('input_audio_buffer.speech_started', conn)[1]!;
+    const cut = worker!.logs.find(
+      (l) => l.msg === 'caller barged in: agent audio cut, bridge told' && l.callSid === 'CAbarge',
+    );
+    const playStart = caller.playStarts.at(-1)!;
+    console.log(
+      `barge-in: caller speech ${playStart - bargedAt} ms after the decision → speech_started ` +
+        `${speechStarted - playStart} ms → agent heard it ${Number(cut?.heardAt) - speechStarted} ms → ` +
+        `audio flushed ${String(cut?.flushMs)} ms (${String(cut?.queuedMs)} ms were queued) → packet sent ` +
+        `${Number(cut?.announcedAt) - Number(cut?.flushedAt)} ms → packet at the caller ` +
+        `${packet.atMs - Number(cut?.announcedAt)} ms; last reply frame at the caller ` +
+        `${lastReplyFrame.atMs - playStart} ms after the caller started talking ` +
+        `(step ${lastBefore} before the packet, ${lastAfter} after)`,
+    );
+    // The reply was cut short, and after the packet nothing of its remaining audio arrived:
+    // at most frames already on their way (the media path is slower than the data channel:
+    // up to one step), never a later part of the reply.
+    expect(lastBefore).toBeGreaterThanOrEqual(5);
+    expect(lastBefore).toBeLessThan(steps - 1);
+    expect(lastAfter).toBeLessThanOrEqual(lastBefore + 1);
+  });
+
   it('a rate limit mid-call: the caller hears an apology, the room is deleted, the worker stays up', async () => {
     const { caller, room } = await placeCall(name, 'CAlimit');
     cleanup.push(
@@ -340,6 +467,50 @@ describe('agent worker with GREETING=agent-first', () => {
       } finally {
         await caller?.leave();
         if (room) await svc.deleteRoom(room).catch(() => undefined);
+        await stopWorker(worker);
+        await fake.close();
+      }
+    },
+  );
+});
+
+describe('agent worker behind a gateway that does not serve /models (404)', () => {
+  it(
+    'warns once, and every call goes on to the Realtime session',
+    { timeout: 300_000 },
+    async () => {
+      const name = `pb-nomodels-${process.pid}`;
+      const fake = await FakeRealtimeServer.start({ modelsStatus: 404 });
+      let worker: WorkerProcess | undefined;
+      const calls: { caller: FakeCaller; room: string }[] = [];
+      try {
+        worker = await startWorker(name, {
+          OPENAI_API_KEY: GOOD_KEY,
+          OPENAI_BASE_URL: fake.baseURL,
+        });
+        for (const sid of ['CAgw1', 'CAgw2']) {
+          const call = await placeCall(name, sid);
+          calls.push(call);
+          const spokeAt = Date.now();
+          await call.caller.play(speech.samples);
+          await waitFor(
+            () => call.caller.firstAudibleAt(spokeAt) !== undefined,
+            20_000,
+            `reply audio in ${sid}`,
+          );
+        }
+        expect(fake.connections).toHaveLength(2);
+        const warnings = worker.logs.filter((l) =>
+          String(l.msg).startsWith('Could not verify the OpenAI API key'),
+        );
+        expect(warnings).toHaveLength(1);
+        expect(String(warnings[0]!.msg)).toContain('404');
+        expect(worker.logs.some((l) => String(l.msg).includes('rejected the API key'))).toBe(false);
+      } finally {
+        for (const c of calls) {
+          await c.caller.leave();
+          await svc.deleteRoom(c.room).catch(() => undefined);
+        }
         await stopWorker(worker);
         await fake.close();
       }

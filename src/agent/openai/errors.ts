@@ -45,8 +45,11 @@ export function toOpenAIError(err: unknown): PbError {
   if (err instanceof PbError) return err;
   const s = shapeOf(err);
   const key = `${s.code ?? ''} ${s.type ?? ''}`;
-  if (s.status === 401 || /invalid_api_key|account_deactivated/.test(key)) {
-    return new PbError('PB_ERR_OPENAI_AUTH', 'OpenAI rejected the API key (401)', { cause: err });
+  if (s.status === 401 || s.status === 403 || /invalid_api_key|account_deactivated/.test(key)) {
+    const status = s.status === 403 ? 403 : 401;
+    return new PbError('PB_ERR_OPENAI_AUTH', `OpenAI rejected the API key (${status})`, {
+      cause: err,
+    });
   }
   if (/insufficient_quota|billing_hard_limit/.test(key)) {
     return new PbError('PB_ERR_OPENAI', 'OpenAI quota exhausted (insufficient_quota)', {

@@ -3,13 +3,14 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { ParticipantKind, RoomEvent } from '@livekit/rtc-node';
 import { describeError } from '../../errors.js';
 import type { CallContext } from '../call-context.js';
-import { waitForCallerAudio } from '../caller.js';
+import { announceListeningOnSubscribe, subscribeToCaller, waitForCallerAudio } from '../caller.js';
 import { sayPromptAndHangUp } from '../hangup.js';
 import { SilenceWatchdog } from '../silence.js';
+import { cutOnBargeIn } from './barge-in.js';
 import { toOpenAIError } from './errors.js';
 import { callInstructions, greetingInstruction } from './instructions.js';
 import { openOutboundSession } from './outbound.js';
-import { verifyOpenAIKey } from './preflight.js';
+import { ensureKeyForCall } from './preflight.js';
 import { phoneTools } from './tools.js';
 import { TranscriptWriter } from './transcript.js';
 
@@ -40,7 +41,14 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     },
   });
   // Our SilenceWatchdog replaces the framework's userAwayTimeout (seconds, one stage only).
-  const session = new voice.AgentSession({ llm: model, userAwayTimeout: null });
+  // No AEC warm-up: for the first 3 s the agent speaks, the framework would feed the model
+  // silence instead of the caller (for a browser's echo canceller to settle). A phone leg's
+  // echo is cancelled in the network, and that is when callers say "Hello?" or cut in.
+  const session = new voice.AgentSession({
+    llm: model,
+    userAwayTimeout: null,
+    aecWarmupDuration: null,
+  });
   const outbound = meta.direction === 'outbound';
   // Outbound: nothing reaches the model before the AMD verdict (src/agent/openai/outbound.ts).
   if (outbound) session.input.setAudioEnabled(false);
@@ -73,11 +81,10 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     return failing;
   };
 
-  // A per-call key check costs one free GET in parallel with other set-up, and keeps a bad
-  // key away from the Realtime socket, where the plugin has no clean way to report it.
+  // Keeps a key the worker saw rejected off the Realtime socket (preflight.ts); free otherwise.
   let instructions: string;
   try {
-    [instructions] = await Promise.all([callInstructions(config, meta), verifyOpenAIKey(config)]);
+    [instructions] = await Promise.all([callInstructions(config, meta), ensureKeyForCall(config)]);
   } catch (err) {
     await fail(err);
     return;
@@ -161,6 +168,7 @@ export async function runOpenAI(call: CallContext): Promise<void> {
     );
   room.on(RoomEvent.DtmfReceived, onDtmf);
 
+  let stopCutting: (() => void) | undefined;
   try {
     await session.start({
       agent,
@@ -172,7 +180,15 @@ export async function runOpenAI(call: CallContext): Promise<void> {
       { model: config.OPENAI_MODEL, voice: config.OPENAI_VOICE, greeting: config.GREETING },
       'openai session started',
     );
-    await waitForCallerAudio(room, signal);
+    stopCutting = cutOnBargeIn(session, room, logger);
+    // Subscribed only now that the session's audio input reads the track and the Realtime
+    // plugin queues what it is given until its socket is up: nothing the caller says is lost.
+    announceListeningOnSubscribe(room, signal, (err) =>
+      logger.warn({ err: describeError(err) }, 'could not tell the bridge we listen'),
+    );
+    subscribeToCaller(room, signal);
+    const caller = await waitForCallerAudio(room, signal);
+    logger.info({ caller: caller.participant.identity, at: Date.now() }, 'caller audio up');
     const talk =
       !outbound ||
       (await openOutboundSession({ room, meta, logger, signal, session, say, hangUp }));
@@ -189,6 +205,7 @@ export async function runOpenAI(call: CallContext): Promise<void> {
   } catch (err) {
     if (!signal.aborted) await fail(err);
   } finally {
+    stopCutting?.();
     room.off(RoomEvent.DtmfReceived, onDtmf);
     watchdog.stop();
     clearTimeout(hangupTimer);

@@ -38,6 +38,10 @@ export class FakeCaller {
   readonly room = filterRoomEvents(new Room());
   readonly received: ReceivedFrame[] = [];
   readonly agentStates: { atMs: number; state: string }[] = [];
+  /** Data packets from the agent or from the server (no participant), with when they arrived. */
+  readonly dataPackets: { atMs: number; topic?: string; payload: string }[] = [];
+  /** When the agent subscribed to our track (livekit-server's "track subscribed" signal). */
+  subscribedAt?: number;
   private readonly source = new AudioSource(CALLER_RATE_HZ, 1, 60);
   private readonly track = LocalAudioTrack.createAudioTrack(CALLER_TRACK_NAME, this.source);
   private queue: Int16Array[] = [];
@@ -59,6 +63,17 @@ export class FakeCaller {
     this.room.on(RoomEvent.ParticipantAttributesChanged, (changed, participant) =>
       this.onAttributes(changed, participant),
     );
+    this.room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
+      if (participant && participant.kind !== ParticipantKind.AGENT) return;
+      this.dataPackets.push({
+        atMs: Date.now(),
+        topic,
+        payload: new TextDecoder().decode(payload),
+      });
+    });
+    this.room.on(RoomEvent.LocalTrackSubscribed, () => {
+      this.subscribedAt ??= Date.now();
+    });
     await this.room.connect(url, token, { autoSubscribe: true, dynacast: false });
     if (opts.publish !== false) await this.publish();
   }

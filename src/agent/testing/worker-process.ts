@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const ENTRY = fileURLToPath(new URL('../../cli/entry.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** The compiled CLI (`npm run build`). */
+export const COMPILED_ENTRY = fileURLToPath(new URL('../../../dist/cli/entry.js', import.meta.url));
 
 export interface WorkerProcessOptions {
   /** Environment on top of a minimal base (PATH, HOME); LIVEKIT_* and AGENT_* go here. */
@@ -14,6 +16,10 @@ export interface WorkerProcessOptions {
   command?: 'agent' | 'responder';
   /** Extra CLI arguments. */
   args?: string[];
+  /** `agent --production` instead of `--dev`. */
+  production?: boolean;
+  /** Run the compiled CLI in dist/ (needs `npm run build`) instead of the sources under tsx. */
+  compiled?: boolean;
   /** Log line (pino `msg`) that says the process is ready. */
   readyMsg?: string;
   readyTimeoutMs?: number;
@@ -41,23 +47,21 @@ export class WorkerProcess {
 
   static async start(opts: WorkerProcessOptions): Promise<WorkerProcess> {
     const command = opts.command ?? 'agent';
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', ENTRY, command, ...(command === 'agent' ? ['--dev'] : [])],
-      {
-        cwd: REPO,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? '/tmp',
-          LOG_LEVEL: 'info',
-          ...opts.env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group, so stop() and our exit hook reach the job and inference
-        // processes it forks even if it cannot stop them itself.
-        detached: true,
+    const mode = command === 'agent' ? [opts.production ? '--production' : '--dev'] : [];
+    const entry = opts.compiled ? [COMPILED_ENTRY] : ['--import', 'tsx', ENTRY];
+    const child = spawn(process.execPath, [...entry, command, ...mode, ...(opts.args ?? [])], {
+      cwd: REPO,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        LOG_LEVEL: 'info',
+        ...opts.env,
       },
-    );
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so stop() and our exit hook reach the job and inference
+      // processes it forks even if it cannot stop them itself.
+      detached: true,
+    });
     live.add(child);
     child.once('exit', () => live.delete(child));
     installExitHook();

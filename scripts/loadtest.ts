@@ -10,13 +10,15 @@
  *   npm run loadtest -- --calls 150 --duration 300     # the 5-minute target run
  *   npm run loadtest -- --soak 10 --soak-calls 50      # churn soak: calls start and end continuously
  *   npm run loadtest -- --server-node-args=--cpu-prof  # profile phonebridge (writes CPU.*.cpuprofile)
+ *   PHONEBRIDGE_ENGINE_CPU_PROFILE=engine.pprof npm run loadtest -- …  # and its engine (Go pprof)
+ *   npm run loadtest -- --server-log serve.log          # phonebridge at info: each call's summary
  *
  * Results: one JSON document per run in bench/results/ and a table on stdout.
  * Only 127.0.0.1 is used. Every run is bounded by --duration/--soak plus fixed grace times.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +42,11 @@ const { values: v } = parseArgs({
     'soak-call-seconds': { type: 'string', default: '30' },
     'settle-seconds': { type: 'string', default: '10' },
     'server-node-args': { type: 'string', default: '' },
+    // phonebridge's log (info: every call's summary) to this file, for per-call figures.
+    'server-log': { type: 'string' },
+    // Onset tracing (PHONEBRIDGE_TRACE_ONSETS) in phonebridge, its engine and the mirror;
+    // logs to <trace>.serve.log and <trace>.mirror.log, read by scripts/onset-breakdown.ts.
+    trace: { type: 'string' },
     'responder-node-args': { type: 'string', default: '' },
     out: { type: 'string' },
     label: { type: 'string', default: '' },
@@ -164,7 +171,13 @@ function histQuantile(before: Map<number, number>, after: Map<number, number>, q
   return { count: total, quantileMs, fracLe1: at(1), fracLe2: at(2) };
 }
 
-function start(name: string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+function start(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+  logFile?: string,
+) {
   const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, ENTRY, ...args], {
     cwd: ROOT,
     env,
@@ -176,6 +189,7 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: s
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  if (logFile) child.stdout.pipe(createWriteStream(logFile));
   return { name, child, tail: () => tail };
 }
 async function stop(p: { child: ChildProcess }, ms = 15_000): Promise<void> {
@@ -237,12 +251,22 @@ async function main(): Promise<void> {
     RATE_LIMIT_MAX: '100000',
   };
   const split = (a: string): string[] => a.split(' ').filter(Boolean);
-  const server = start('server', ['serve'], env, split(v['server-node-args']));
+  const trace = v.trace;
+  const serverLog = trace ? `${trace}.serve.log` : v['server-log'];
+  const traced = trace ? { PHONEBRIDGE_TRACE_ONSETS: 'true', LOG_LEVEL: 'info' } : {};
+  const server = start(
+    'server',
+    ['serve'],
+    { ...env, ...(serverLog ? { LOG_LEVEL: 'info' } : {}), ...traced },
+    split(v['server-node-args']),
+    serverLog,
+  );
   const responder = start(
     'responder',
     ['responder', '--poll-ms', '100'],
-    env,
+    { ...env, ...traced },
     split(v['responder-node-args']),
+    trace ? `${trace}.mirror.log` : undefined,
   );
   const crashes: { name: string; code: number | null; signal: string | null; tail: string }[] = [];
   for (const p of [server, responder])

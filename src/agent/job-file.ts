@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as Esbuild from 'esbuild';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +37,7 @@ export function agentJobFile(
 
 export function bundleJob(entry: string, outFile: string): string | undefined {
   try {
-    const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
     buildSync({
       entryPoints: [entry],
       outfile: outFile,

@@ -45,6 +45,9 @@ export default defineAgent({
     ctx.addShutdownCallback(async () => abort.abort(new Error('job shutting down')));
     // No auto-subscription: each mode subscribes to the caller once it can read the audio
     // (caller.ts), so "the agent subscribed" means "the agent listens".
+    // Test hook (test/e2e/first-words.test.ts): an agent slow to join, on purpose.
+    const delayMs = Number(process.env.PHONEBRIDGE_TEST_JOIN_DELAY_MS ?? 0);
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_NONE);
     // Before any mode subscribes to the caller, so the bridge knows to wait for our packet.
     await advertiseSignals(ctx.room).catch((err: unknown) =>

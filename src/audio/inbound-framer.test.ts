@@ -179,3 +179,15 @@ describe('InboundFramer', () => {
     expect(String(caught)).toMatch(/codec.*maxGapFillMs/);
   });
 });
+
+describe('InboundFramer gap-fill flag', () => {
+  it('marks every frame that holds silence it inserted, and no other', () => {
+    const flags: boolean[] = [];
+    const framer = new InboundFramer((_g711, filled) => flags.push(filled));
+    framer.push(speech(FRAME), 0);
+    // 100 ms never arrived: five frames of fill, then the audio that did.
+    framer.push(speech(FRAME, 2), 120);
+    framer.push(speech(FRAME, 3), 140);
+    expect(flags).toEqual([false, true, true, true, true, true, false, false]);
+  });
+});

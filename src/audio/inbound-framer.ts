@@ -54,7 +54,9 @@ const RESYNC_BEHIND_SAMPLES = 5000 * SAMPLES_PER_MS;
 
 /** Turns Twilio inbound media payloads into exact 20 ms G.711 frames on a continuous timeline. */
 export class InboundFramer {
-  readonly #onFrame: (g711: Uint8Array) => void;
+  readonly #onFrame: (g711: Uint8Array, filled: boolean) => void;
+  /** The frame being built holds gap-fill silence. */
+  #filled = false;
   readonly #silence: number;
   readonly #maxGapFillSamples: number;
   readonly #onGapFilled?: (ms: number) => void;
@@ -71,7 +73,11 @@ export class InboundFramer {
   #silenceFilledSamples = 0;
   #lateDropped = 0;
 
-  constructor(onFrame: (g711: Uint8Array) => void, options: InboundFramerOptions = {}) {
+  /** `filled`: the frame holds silence we inserted for a timestamp gap (lost packets). */
+  constructor(
+    onFrame: (g711: Uint8Array, filled: boolean) => void,
+    options: InboundFramerOptions = {},
+  ) {
     const { codec = 'mulaw', sampleRateHz = 8000, frameMs = 20, maxGapFillMs = 1000 } = options;
     const problems: string[] = [];
     if (codec !== 'mulaw' && codec !== 'alaw')
@@ -161,6 +167,7 @@ export class InboundFramer {
     while (samples > 0) {
       const n = Math.min(samples, FRAME_SAMPLES - this.#fill);
       samples -= n;
+      this.#filled = true;
       this.#advance(n);
     }
   }
@@ -180,8 +187,10 @@ export class InboundFramer {
   #emit(): void {
     const frame = this.#frame;
     this.#frame = this.#freshFrame();
+    const filled = this.#filled;
     this.#fill = 0;
+    this.#filled = false;
     this.#frames++;
-    this.#onFrame(frame);
+    this.#onFrame(frame, filled);
   }
 }

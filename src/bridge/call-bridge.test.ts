@@ -269,6 +269,21 @@ describe('CallBridge (against a scripted media leg)', () => {
     expect(h.bridge.summary().agentWaitMs).toBeGreaterThanOrEqual(700);
   });
 
+  it('keeps more than INBOUND_HOLD_MS for a slow agent: every frame until it listens', async () => {
+    const h = await harness();
+    const leg = h.leg.last;
+    leg.emit({ type: 'published', track: 'TR_caller' });
+    leg.emit({ type: 'agent_joined', identity: 'agent-1', sid: 'PA_2' });
+    // 4 s of speech (twice INBOUND_HOLD_MS) before the agent listens, within its 5 s timeout.
+    const frames = 4000 / 20;
+    expect(frames * 20).toBeGreaterThan(config.INBOUND_HOLD_MS);
+    for (let i = 0; i < frames; i++) h.bridge.onMedia(frameB64(loud()), i * 20, performance.now());
+    await vi.advanceTimersByTimeAsync(4000);
+    leg.emit({ type: 'caller_subscribed', track: 'TR_caller' });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(leg.callerFrames).toHaveLength(frames);
+  });
+
   it('sends caller audio anyway when an agent joined but never subscribed', async () => {
     const h = await harness();
     const leg = h.leg.last;

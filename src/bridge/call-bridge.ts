@@ -12,6 +12,7 @@ import type { CallControl } from '../twilio/call-control.js';
 import type { Call, EndReason } from './call.js';
 import { CallerPath, SILENCE_PEAK } from './caller-path.js';
 import { DtmfRelay } from './dtmf-relay.js';
+import { OnsetTrace } from './onset-trace.js';
 import { ListenGate } from './listen-gate.js';
 import { OutboundPacer } from './outbound-pacer.js';
 import { PhoneLeg } from './phone-leg.js';
@@ -83,12 +84,20 @@ export class CallBridge {
     private readonly stream: BridgeStart,
   ) {
     const { config, metrics } = deps;
+    const trace = config.PHONEBRIDGE_TRACE_ONSETS;
+    const traceIn = trace ? new OnsetTrace(call.log, 'bridge.frame_in') : undefined;
+    const traceOut = trace ? new OnsetTrace(call.log, 'bridge.sent') : undefined;
     this.caller = new CallerPath({
       codec: stream.codec,
-      holdMs: config.INBOUND_HOLD_MS,
+      // Until the agent listens, everything the caller says is kept (issue 12): a slow agent
+      // may take up to its join timeout, and a call's worth of seconds is kilobytes.
+      holdMs: Math.max(config.INBOUND_HOLD_MS, config.AGENT_JOIN_TIMEOUT_MS),
       metrics,
       send: (frame) => this.leg?.sendCallerAudio(frame),
-      onFrame: (peak) => this.turns.onCallerFrame(peak),
+      onFrame: (peak) => {
+        this.turns.onCallerFrame(peak);
+        traceIn?.feed(peak >= 4096);
+      },
     });
     this.pacer = new OutboundPacer({
       streamSid: stream.streamSid,
@@ -97,6 +106,7 @@ export class CallBridge {
       onHop: (ms) => metrics.hopLatency.observe({ direction: 'outbound' }, ms),
       onUnderrun: () => metrics.underruns.inc({ direction: 'outbound' }),
       onDrop: () => metrics.drops.inc({ direction: 'outbound' }),
+      onSent: traceOut && ((silent) => traceOut.feed(!silent)),
     });
     this.phone = new PhoneLeg(call, {
       codec: stream.codec,
@@ -240,6 +250,7 @@ export class CallBridge {
       underruns: p.underruns,
       dropsOut: p.drops + (e.agentFramesDropped ?? 0),
       maxQueueOut: p.maxQueueFrames,
+      silenceSkippedOut: p.skipped,
       reconnections: this.reconnect.count,
       clears: p.clears,
       discardedAfterBargeIn: this.turns.discarded,

@@ -55,12 +55,12 @@ export class CallerPath {
       onDrop: () => metrics.drops.inc({ direction: 'inbound' }),
     });
     this.framer = new InboundFramer(
-      (frame) => {
+      (frame, filled) => {
         this.frames++;
         metrics.frames.inc({ direction: 'inbound' });
         metrics.queueDepth.observe({ direction: 'inbound' }, this.pump.depth);
         opts.onFrame(peakOf(codec, frame));
-        this.pump.push(frame, this.lastMediaAt);
+        this.pump.push(frame, this.lastMediaAt, filled);
       },
       { codec, maxGapFillMs: 1000, onGapFilled: (ms) => metrics.gapFillMs.inc(ms) },
     );

@@ -6,9 +6,11 @@
  * Held audio would otherwise become permanent latency: the engine plays caller audio out
  * in real time, so a 600 ms hold left every later frame 600 ms late for the whole call.
  * With `catchUp`, after each resume the pump skips *silent* frames while more than
- * `catchUp.targetMs` is buffered (held here plus queued in the engine), and stops
- * skipping for good once the backlog is down to the target. Speech is never skipped, and
- * mid-call gaps and bursts are left alone (catch-up only runs after a pause).
+ * `catchUp.targetMs` is buffered (held here plus queued in the engine), until the backlog
+ * is down to the target. Mid-call the same holds for audio that arrives in a burst (the
+ * sender stalled, then caught up: measured, a 330 ms stall of the load generator left a
+ * call 330 ms late to its end), except silence we inserted for a timestamp gap: that is
+ * the timeline of lost packets, kept as it was. Speech is never skipped.
  */
 export interface InboundPumpCatchUp {
   /** Audio already handed to the engine and not yet played out, ms. */
@@ -27,7 +29,7 @@ export interface InboundPumpOptions {
 }
 
 export class InboundPump {
-  private readonly queue: { frame: Uint8Array; receivedAt: number }[] = [];
+  private readonly queue: { frame: Uint8Array; receivedAt: number; filled: boolean }[] = [];
   private paused = true;
   private closed = false;
   private catchingUp = false;
@@ -46,9 +48,14 @@ export class InboundPump {
     return this.paused;
   }
 
-  push(frame: Uint8Array, receivedAt: number): void {
+  /** `filled`: gap-fill silence (InboundFramer), never skipped mid-call. */
+  push(frame: Uint8Array, receivedAt: number, filled = false): void {
     if (this.closed) return;
     if (!this.paused && this.queue.length === 0 && !this.catchingUp) {
+      if (!filled && this.opts.catchUp && this.behind(frame)) {
+        this.skipped++;
+        return;
+      }
       this.sendOne(frame, receivedAt);
       return;
     }
@@ -57,7 +64,7 @@ export class InboundPump {
       this.drops++;
       this.opts.onDrop?.();
     }
-    this.queue.push({ frame, receivedAt });
+    this.queue.push({ frame, receivedAt, filled });
     if (this.queue.length > this.maxDepth) this.maxDepth = this.queue.length;
     this.drain();
   }
@@ -77,6 +84,12 @@ export class InboundPump {
   close(): void {
     this.closed = true;
     this.queue.length = 0;
+  }
+
+  /** Mid-call: a silent frame while more than the target is already queued in the engine. */
+  private behind(frame: Uint8Array): boolean {
+    const c = this.opts.catchUp!;
+    return c.queuedMs() + c.frameMs > c.targetMs && c.isSilent(frame);
   }
 
   /** While catching up: true for a silent frame when the backlog is above target. */

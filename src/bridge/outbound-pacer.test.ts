@@ -30,6 +30,28 @@ describe('OutboundPacer', () => {
     });
   });
 
+  it('shrinks a queue that jitter built up in the next pause, never in speech', () => {
+    const { pacer, media } = setup(100);
+    // A 100 ms stall, then the late frames at once: Twilio now holds ~100 ms.
+    for (let i = 0; i < 5; i++) pacer.push(`s${i}`, false);
+    expect(pacer.twilioQueuedMs()).toBe(100);
+    // The reply goes on in real time: every speech frame is sent, the lead stays.
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(20);
+      pacer.push(`t${i}`, false);
+    }
+    expect(media()).toHaveLength(15);
+    expect(pacer.twilioQueuedMs()).toBe(100);
+    // A pause: silence is skipped until Twilio holds no more than 0.8 of the lead.
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(20);
+      pacer.push(`q${i}`, true);
+    }
+    expect(pacer.twilioQueuedMs()).toBeLessThanOrEqual(80);
+    expect(pacer.stats.skipped).toBeGreaterThanOrEqual(1);
+    expect(media().length).toBe(25 - pacer.stats.skipped);
+  });
+
   it('never feeds Twilio more than the lead ahead of real time', () => {
     const { pacer, media } = setup(100);
     for (let i = 0; i < 50; i++) pacer.push(`f${i}`, false); // a 1 s burst

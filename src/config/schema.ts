@@ -188,6 +188,8 @@ export const configSchema = z.object({
   ROOM_EMPTY_TIMEOUT_SECONDS: int(1, 3600).default(30),
   ROOM_MAX_PARTICIPANTS: int(2, 100).default(4),
   STREAM_STATUS_CALLBACK: bool.default(false),
+  /** Load-test tracing: log when each probe burst passes each stage (BENCHMARKS.md). */
+  PHONEBRIDGE_TRACE_ONSETS: bool.default(false),
   RATE_LIMIT_MAX: int(1, 1000000).default(120),
   TRUST_PROXY: trustProxy.default(false),
   RATE_LIMIT_WINDOW_MS: int(1000, 3600000).default(60000),

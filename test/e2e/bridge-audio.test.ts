@@ -15,11 +15,12 @@ const RATE = 8000;
 
 async function placeCall(
   pb: TestServer,
+  encoding?: 'audio/x-mulaw' | 'audio/x-alaw',
 ): Promise<{ sid: string; stream: TwilioStream; agent: FakeAgent }> {
   const { sid, params } = await admitCall(pb);
   const agent = await FakeAgent.join(`call-${sid}`);
   const stream = await TwilioStream.open(pb.url);
-  stream.start(sid, params);
+  stream.start(sid, params, encoding);
   return { sid, stream, agent };
 }
 
@@ -121,6 +122,25 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await hangUp(pb, stream, sid);
     await agent.leave();
     expect((await roomService().listRooms()).map((r) => r.name)).not.toContain(`call-${sid}`);
+  });
+
+  it('carries an A-law stream both ways: published as PCMA, answered in A-law', async () => {
+    const { sid, stream, agent } = await placeCall(pb, 'audio/x-alaw');
+    await pb.waitForLog(sid, "The agent is listening to the caller's audio", 10_000);
+    expect(agent.callerCodec()).toBe('audio/PCMA');
+    await stream.play(tone(700, 800, RATE, 0.5));
+    await stream.play(new Int16Array(RATE / 2));
+    const heard = agent.recording();
+    const span = activeSpan(heard);
+    expect(span.endMs - span.startMs).toBeGreaterThan(740);
+    const toneIn = heard.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
+    // Read as μ-law, A-law bytes would not be a 700 Hz tone at the agent.
+    expect(Math.abs(dominantFrequency(toneIn, RATE, 100, 3000) - 700)).toBeLessThan(700 * 0.02);
+
+    await pb.waitForLog(sid, 'Subscribed to agent audio track', 10_000);
+    await expectCallerHearsAgent(stream, agent, 1200);
+    await hangUp(pb, stream, sid);
+    await agent.leave();
   });
 
   it('keeps the published timeline right across a 200 ms gap and a 500 ms burst', async () => {

@@ -25,6 +25,8 @@ export class FakeAgent {
   source = new AudioSource(RATE, 1, 200);
   readonly heard: Int16Array[] = [];
   readonly dtmf: string[] = [];
+  /** The MIME type of the caller's track, as the room announced it. */
+  private codec?: string;
   private track?: LocalAudioTrack;
   private reading?: Promise<void>;
   /** A reader, not the stream: a stream locked by its reader cannot be cancelled. */
@@ -37,8 +39,9 @@ export class FakeAgent {
     opts: { publish?: boolean } = {},
   ): Promise<FakeAgent> {
     const agent = new FakeAgent();
-    agent.room.on(RoomEvent.TrackSubscribed, (track) => {
+    agent.room.on(RoomEvent.TrackSubscribed, (track, publication) => {
       if (track.kind !== TrackKind.KIND_AUDIO || agent.reader) return;
+      agent.codec = publication.mimeType;
       const reader = new AudioStream(track, {
         sampleRate: RATE,
         numChannels: 1,
@@ -64,6 +67,10 @@ export class FakeAgent {
     publishOptions.source = TrackSource.SOURCE_MICROPHONE;
     await agent.room.localParticipant!.publishTrack(agent.track, publishOptions);
     return agent;
+  }
+
+  callerCodec(): string | undefined {
+    return this.codec;
   }
 
   /** Everything heard so far as one buffer. */

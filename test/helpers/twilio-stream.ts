@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
-import { decodeMulaw, encodeMulaw } from '../../src/audio/g711.js';
+import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from '../../src/audio/g711.js';
 import { concatPcm } from '../../src/audio/analysis.js';
 import { twilioSignature } from '../../src/twilio/signature.js';
 import { AUTH_TOKEN, ACCOUNT_SID } from './phonebridge.js';
@@ -27,6 +27,8 @@ export class TwilioStream {
   private chunk = 1;
   private timestampMs = 0;
   echoMarks = true;
+  /** The stream's `mediaFormat.encoding`, set by start(): both directions use it. */
+  encoding: 'audio/x-mulaw' | 'audio/x-alaw' = 'audio/x-mulaw';
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) =>
@@ -69,7 +71,12 @@ export class TwilioStream {
     this.ws.send(data, { binary });
   }
 
-  start(callSid: string, customParameters: Record<string, string>): void {
+  start(
+    callSid: string,
+    customParameters: Record<string, string>,
+    encoding: 'audio/x-mulaw' | 'audio/x-alaw' = 'audio/x-mulaw',
+  ): void {
+    this.encoding = encoding;
     this.sendJson({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     this.sendJson({
       event: 'start',
@@ -81,7 +88,7 @@ export class TwilioStream {
         callSid,
         tracks: ['inbound'],
         customParameters,
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        mediaFormat: { encoding, sampleRate: 8000, channels: 1 },
       },
     });
   }
@@ -96,7 +103,7 @@ export class TwilioStream {
         track: 'inbound',
         chunk: String(this.chunk++),
         timestamp: String(this.timestampMs),
-        payload: Buffer.from(encodeMulaw(pcm)).toString('base64'),
+        payload: Buffer.from(this.alaw ? encodeAlaw(pcm) : encodeMulaw(pcm)).toString('base64'),
       },
     });
     this.timestampMs += pcm.length / 8;
@@ -145,8 +152,15 @@ export class TwilioStream {
   /** The agent audio received so far, decoded. */
   heard(): Int16Array {
     return concatPcm(
-      this.mediaOut().map((m) => decodeMulaw(Buffer.from(m.media!.payload, 'base64'))),
+      this.mediaOut().map((m) => {
+        const bytes = Buffer.from(m.media!.payload, 'base64');
+        return this.alaw ? decodeAlaw(bytes) : decodeMulaw(bytes);
+      }),
     );
+  }
+
+  private get alaw(): boolean {
+    return this.encoding === 'audio/x-alaw';
   }
 
   close(): void {

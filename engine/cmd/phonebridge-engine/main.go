@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,27 @@ func dieWithParent() {
 	}
 }
 
+// startCPUProfile writes a Go CPU profile to $PHONEBRIDGE_ENGINE_CPU_PROFILE until the
+// engine exits cleanly (SIGTERM, stdin closed): how BENCHMARKS.md profiles the engine.
+func startCPUProfile(log *slog.Logger) func() {
+	path := os.Getenv("PHONEBRIDGE_ENGINE_CPU_PROFILE")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		log.Warn("Cannot write the CPU profile", "path", path, "err", err.Error())
+		return nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }
@@ -73,6 +95,9 @@ func runBridge(args []string) int {
 	}
 	dieWithParent()
 	log := logx.New(os.Stderr, logx.ParseLevel(*level))
+	if stop := startCPUProfile(log); stop != nil {
+		defer stop()
+	}
 	// pion's own logger is the SDK's package-level one, not the per-room one.
 	lksdk.SetLogger(logx.ForSDK(log, logx.ParseLevel(*sdkLevel)))
 	ctx, cancel := signalContext()

@@ -11,6 +11,7 @@ import (
 
 	"phonebridge/engine/internal/g711"
 	"phonebridge/engine/internal/jitter"
+	"phonebridge/engine/internal/onset"
 	"phonebridge/engine/internal/opuscodec"
 	"phonebridge/engine/internal/wire"
 )
@@ -99,9 +100,13 @@ func (d *agentDecoder) push(pcm []int16, flags uint16, age time.Duration) {
 
 // readAgent reads one subscribed agent track until it ends or a newer one replaces it.
 func (c *Call) readAgent(track *webrtc.TrackRemote, gen uint64) {
+	var trace onset.Detector
 	dec, err := newAgentDecoder(c.law, func(b []byte, peak, flags uint16, age time.Duration) {
 		if c.agentGen.Load() != gen {
 			return
+		}
+		if onset.Enabled && trace.Feed(int(peak)) {
+			onset.Log(c.log, "engine.agent_decoded")
 		}
 		h := wire.AgentAudioHeader{CallID: c.id, Peak: peak, Flags: flags, AgeMicros: uint32(age.Microseconds())}
 		if c.srv.out.Enqueue(true, func(dst []byte) []byte { return wire.AppendAgentAudio(dst, h, b) }) {

@@ -14,6 +14,7 @@ import (
 
 	"phonebridge/engine/internal/g711"
 	"phonebridge/engine/internal/logx"
+	"phonebridge/engine/internal/onset"
 	"phonebridge/engine/internal/wire"
 )
 
@@ -146,7 +147,7 @@ func (c *Call) run() {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.caller.run(c.ctx, track)
+		c.caller.run(c.ctx, track, c.traceCaller())
 	}()
 	for _, m := range c.join.RPCMethods {
 		c.registerRPC(room, m)
@@ -439,4 +440,17 @@ func ours(attrs map[string]string) map[string]string {
 // matches on ("room_deleted", "server_shutdown", ...).
 func reasonName(r livekit.DisconnectReason) string {
 	return strings.ToLower(r.String())
+}
+
+// traceCaller logs when a probe burst of the caller's audio goes out as RTP (see onset).
+func (c *Call) traceCaller() func(*frame) {
+	if !onset.Enabled {
+		return nil
+	}
+	var d onset.Detector
+	return func(f *frame) {
+		if d.Feed(int(c.law.Peak(f[:]))) {
+			onset.Log(c.log, "engine.rtp_out")
+		}
+	}
 }

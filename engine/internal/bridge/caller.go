@@ -97,7 +97,8 @@ func (p *callerPacer) push(b []byte) {
 	}
 }
 
-func (p *callerPacer) run(ctx context.Context, w sampleWriter) {
+// run paces frames out to w; traced (may be nil) sees each frame as it is written.
+func (p *callerPacer) run(ctx context.Context, w sampleWriter, traced func(*frame)) {
 	q := &pacedQueue{lead: p.lead}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -105,6 +106,9 @@ func (p *callerPacer) run(ctx context.Context, w sampleWriter) {
 	write := func(f *frame) {
 		if err := w.WriteSample(media.Sample{Data: f[:], Duration: frameDuration}, nil); err == nil {
 			p.written.Add(1)
+		}
+		if traced != nil {
+			traced(f)
 		}
 	}
 	for {

@@ -17,6 +17,7 @@ import (
 
 	"phonebridge/engine/internal/g711"
 	"phonebridge/engine/internal/logx"
+	"phonebridge/engine/internal/onset"
 	"phonebridge/engine/internal/opuscodec"
 )
 
@@ -134,6 +135,7 @@ func (s *session) mirror(track *webrtc.TrackRemote, gen uint64) {
 		up     [opusFrame]int16
 		out    = make([]byte, 1275)
 		last   int16
+		trace  onset.Detector
 	)
 	for s.ctx.Err() == nil && s.gen.Load() == gen {
 		n, _, err := track.Read(buf)
@@ -144,6 +146,10 @@ func (s *session) mirror(track *webrtc.TrackRemote, gen uint64) {
 			continue
 		}
 		got := decode(pkt.Payload, pcm[:])
+		traced := onset.Enabled && trace.Feed(onset.Peak16(pcm[:got]))
+		if traced {
+			onset.Log(s.log, "mirror.in")
+		}
 		nCarry += copy(carry[nCarry:], pcm[:got])
 		off := 0
 		for nCarry-off >= phoneFrame {
@@ -155,6 +161,10 @@ func (s *session) mirror(track *webrtc.TrackRemote, gen uint64) {
 			}
 			if s.track.WriteSample(media.Sample{Data: out[:m], Duration: 20 * time.Millisecond}, nil) == nil {
 				s.frames.Add(1)
+			}
+			if traced {
+				onset.Log(s.log, "mirror.out")
+				traced = false
 			}
 		}
 		nCarry = copy(carry[:], carry[off:nCarry])

@@ -75,6 +75,37 @@ export function waitForCallerAudio(room: Room, signal: AbortSignal): Promise<Cal
 }
 
 /**
+ * Resolves once the caller has published its audio track, without subscribing to it (a
+ * call opening that only needs to know the callee is there: outbound.ts). Rejects when
+ * `signal` aborts or the room disconnects first.
+ */
+export function waitForCallerTrack(room: Room, signal: AbortSignal): Promise<RemoteParticipant> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      room.off(RoomEvent.TrackPublished, onPublished);
+      room.off(RoomEvent.Disconnected, onGone);
+      signal.removeEventListener('abort', onGone);
+    };
+    const onGone = () => {
+      cleanup();
+      reject(signal.reason instanceof Error ? signal.reason : new Error('room disconnected'));
+    };
+    const onPublished = (pub: RemoteTrackPublication, participant: RemoteParticipant) => {
+      if (pub.kind !== TrackKind.KIND_AUDIO || !isCaller(participant)) return;
+      cleanup();
+      resolve(participant);
+    };
+    if (signal.aborted) return onGone();
+    room.on(RoomEvent.TrackPublished, onPublished);
+    room.on(RoomEvent.Disconnected, onGone);
+    signal.addEventListener('abort', onGone, { once: true });
+    for (const p of room.remoteParticipants.values()) {
+      for (const pub of p.trackPublications.values()) onPublished(pub, p);
+    }
+  });
+}
+
+/**
  * Subscribes to the caller's audio, already published or published later, until `signal`
  * aborts. Job processes join without auto-subscription (job.ts) and a mode calls this once
  * it can read the track: the bridge starts sending the caller's audio when someone has

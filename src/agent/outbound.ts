@@ -1,6 +1,6 @@
 import type { CallContext } from './call-context.js';
 import { awaitOpening } from './answered-by.js';
-import { waitForCallerAudio } from './caller.js';
+import { waitForCallerTrack } from './caller.js';
 import { sayPromptAndHangUp } from './hangup.js';
 
 /**
@@ -18,7 +18,9 @@ export const VOICEMAIL_TAIL_MS = 1000;
  */
 export async function openOutboundOffline(call: CallContext): Promise<boolean> {
   const { ctx, meta, logger, signal } = call;
-  await waitForCallerAudio(ctx.room, signal);
+  // Not subscribed: the mode subscribes once it reads the audio (job.ts), so the bridge
+  // keeps holding what the callee says until then.
+  await waitForCallerTrack(ctx.room, signal);
   const opening = await awaitOpening(ctx.room, meta.machine ?? 'voicemail', signal, logger);
   if (opening === 'talk') return true;
   if (opening === 'voicemail') {

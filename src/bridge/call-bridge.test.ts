@@ -284,6 +284,19 @@ describe('CallBridge (against a scripted media leg)', () => {
     expect(leg.callerFrames).toHaveLength(frames);
   });
 
+  it('an outbound call drops what the callee said before the agent listened', async () => {
+    const h = await harness('mulaw', 'outbound');
+    const leg = h.leg.last;
+    leg.emit({ type: 'published', track: 'TR_caller' });
+    leg.emit({ type: 'agent_joined', identity: 'agent-1', sid: 'PA_2' });
+    for (let i = 0; i < 10; i++) h.bridge.onMedia(frameB64(loud()), i * 20, performance.now());
+    leg.emit({ type: 'caller_subscribed', track: 'TR_caller' });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(leg.callerFrames).toHaveLength(0);
+    h.bridge.onMedia(frameB64(loud()), 200, performance.now());
+    expect(leg.callerFrames).toHaveLength(1);
+  });
+
   it('sends caller audio anyway when an agent joined but never subscribed', async () => {
     const h = await harness();
     const leg = h.leg.last;

@@ -146,6 +146,11 @@ export class CallBridge {
             ? "The agent is listening to the caller's audio"
             : "The agent never subscribed to the caller's audio; sending it anyway",
         );
+        // An outbound call's agent starts listening at the machine-detection verdict and
+        // greets first: what the callee said before ("Hello?") would reach it after the
+        // greeting had begun, as a barge-in. Its first words are the greeting's cue, not
+        // the conversation's.
+        if (call.direction === 'outbound') this.caller.discardHeld();
         if (!this.reconnect.active) this.caller.release();
       },
       onNoAgent: () => {

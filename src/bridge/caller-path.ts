@@ -89,6 +89,11 @@ export class CallerPath {
     this.pump.resume();
   }
 
+  /** Drops what is held (the frames still count as received). */
+  discardHeld(): void {
+    this.pump.discard();
+  }
+
   get held(): number {
     return this.pump.depth;
   }

@@ -81,6 +81,11 @@ export class InboundPump {
     this.drain();
   }
 
+  /** Drops every held frame. */
+  discard(): void {
+    this.queue.length = 0;
+  }
+
   close(): void {
     this.closed = true;
     this.queue.length = 0;

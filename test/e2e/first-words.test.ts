@@ -117,8 +117,8 @@ describe('first words, through phonebridge and the agent worker', () => {
         const w = activeWindows(heard, RATE, 10, -30);
         const back = heard.subarray(w.indexOf(true) * 80, (w.lastIndexOf(true) + 1) * 80);
         expect(Math.abs(dominantFrequency(back, RATE, 100, 3000) - 900)).toBeLessThan(20);
-        // Whole: every 10 ms of the burst, none cut from its start.
-        expect(loudMs(heard)).toBeGreaterThanOrEqual(390);
+        // Whole: none of it cut (a held start would be lost whole, 100+ ms).
+        expect(loudMs(heard)).toBeGreaterThanOrEqual(360); // Opus and the 10 ms windows blur each edge
         const summary = pb.logs.find((l) => l.callSid === sid && l.agentWaitMs !== undefined);
         console.log(
           `first words (loopback, join delay ${delayMs} ms): caller audio held ${JSON.stringify(summary?.agentWaitMs)} ms; ${loudMs(heard)} of 400 ms back`,

@@ -20,6 +20,7 @@ import { LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
 import { FakeCaller } from '../src/agent/testing/fake-caller.js';
 import { WorkerProcess, childPids } from '../src/agent/testing/worker-process.js';
 import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';
+import { pct, sleep } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -205,18 +206,8 @@ await fake?.close();
 await dispose();
 await lk.stop();
 
-function pct(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  // Nearest rank: p95 of 20 samples is the 19th.
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 async function token(identity: string, room: string): Promise<string> {
   const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity, ttl: 600 });
   at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
   return at.toJwt();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

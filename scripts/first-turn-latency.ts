@@ -19,6 +19,7 @@ import { fixtureWav } from '../src/agent/testing/speech.js';
 import { WorkerProcess } from '../src/agent/testing/worker-process.js';
 import { LocalLiveKit } from '../src/livekit/local.js';
 import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';
+import { pct, until, sleep } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -114,21 +115,3 @@ await worker.stop();
 await fake.close();
 await dispose();
 await lk.stop();
-
-function pct(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await sleep(20);
-  }
-  return false;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -4,7 +4,8 @@
  *
  *   npx tsx scripts/plot.ts bench/results/loadtest-A.json [more.json …] [--out docs/loadtest.png]
  *
- * Left panel: CPU (% of one core) per concurrent call for phonebridge, the responder and
+ * Left panel: CPU (% of one core) per concurrent call for phonebridge (with its media engine
+ * where the results have it), the responder and
  * livekit-server. Right panel: loopback round trip p50/p95 (ms) and calls failed (%).
  * The x axis is the number of concurrent calls. Later files win for the same call count.
  */
@@ -162,6 +163,8 @@ for (const f of positionals) {
       scenario: { concurrent: number };
       cpuPercentOfOneCore: {
         phonebridge: number | null;
+        /** Node + its media engine (results since the engine; older files lack it). */
+        bridge?: number | null;
         responder: number | null;
         livekitServer: number | null;
       };
@@ -180,7 +183,7 @@ for (const f of positionals) {
       x === null || !Number.isFinite(x) ? null : x / n;
     byCalls.set(r.scenario.concurrent, {
       calls: r.scenario.concurrent,
-      pb: per(r.cpuPercentOfOneCore.phonebridge),
+      pb: per(r.cpuPercentOfOneCore.bridge ?? r.cpuPercentOfOneCore.phonebridge),
       // When phonebridge crashed, the others' per-call figures are meaningless too.
       resp: per(
         r.cpuPercentOfOneCore.phonebridge === null ? null : r.cpuPercentOfOneCore.responder,
@@ -267,8 +270,8 @@ panel(
   'CPU PER CALL (% OF ONE CORE)',
   '%/CALL',
   [
-    { name: 'PHONEBRIDGE', color: BLUE, get: (p) => p.pb },
-    { name: 'RESPONDER', color: ORANGE, get: (p) => p.resp },
+    { name: 'PHONEBRIDGE AND ENGINE', color: BLUE, get: (p) => p.pb },
+    { name: 'AGENT (MIRROR)', color: ORANGE, get: (p) => p.resp },
     { name: 'LIVEKIT-SERVER', color: GREEN, get: (p) => p.lk },
   ],
   [

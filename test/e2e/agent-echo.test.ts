@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import {
   activeSpanMs,
   bandProfile,
@@ -19,14 +20,9 @@ describe('agent worker in echo mode', () => {
   const lk = livekit();
 
   beforeAll(async () => {
-    worker = await WorkerProcess.start({
-      env: {
-        LIVEKIT_URL: lk.url,
-        LIVEKIT_API_KEY: lk.apiKey,
-        LIVEKIT_API_SECRET: lk.apiSecret,
-        AGENT_NAME,
-        SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
-      },
+    worker = await startWorker(lk, {
+      AGENT_NAME,
+      SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
     });
   }, 120_000);
 

@@ -3,7 +3,8 @@ import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { dominantFrequency, goertzelPower, rmsDbfs, tone } from '../../src/audio/analysis.js';
 import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
-import { WorkerProcess, childPids, alive } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { childPids, alive, startWorker } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
 
 const AGENT_NAME = `pb-loopback-${process.pid}`;
@@ -20,15 +21,10 @@ describe('agent worker in loopback mode', () => {
   const lk = livekit();
 
   beforeAll(async () => {
-    worker = await WorkerProcess.start({
-      env: {
-        LIVEKIT_URL: lk.url,
-        LIVEKIT_API_KEY: lk.apiKey,
-        LIVEKIT_API_SECRET: lk.apiSecret,
-        AGENT_NAME,
-        AGENT_MODE: 'loopback',
-        AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
-      },
+    worker = await startWorker(lk, {
+      AGENT_NAME,
+      AGENT_MODE: 'loopback',
+      AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
     });
   }, 120_000);
 

@@ -5,7 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { CALLER_RATE_HZ, FakeCaller } from '../../src/agent/testing/fake-caller.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import {
+  alive,
+  childPids,
+  startWorker as startWorkerOn,
+} from '../../src/agent/testing/worker-process.js';
 import { activeSpanMs, fixtureWav } from '../../src/agent/testing/speech.js';
 import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../../src/agent/bridge-signals.js';
 import { rmsDbfs } from '../../src/audio/analysis.js';
@@ -67,16 +72,11 @@ afterAll(async () => {
 });
 
 async function startWorker(name: string, env: Record<string, string>): Promise<WorkerProcess> {
-  return WorkerProcess.start({
-    env: {
-      LIVEKIT_URL: lk.url,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
-      AGENT_NAME: name,
-      AGENT_MODE: 'openai',
-      SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
-      ...env,
-    },
+  return startWorkerOn(lk, {
+    AGENT_NAME: name,
+    AGENT_MODE: 'openai',
+    SILENCE_PROMPT_AFTER_MS: String(SILENCE_MS),
+    ...env,
   });
 }
 

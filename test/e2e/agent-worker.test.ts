@@ -9,7 +9,8 @@ import {
 } from '@livekit/rtc-node';
 import { AGENT_GONE_TOPIC } from '../../src/agent/bridge-signals.js';
 import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
 
 const AGENT_NAME = `pb-worker-${process.pid}`;
@@ -21,17 +22,12 @@ describe('agent worker (dev mode, echo)', () => {
   let worker: WorkerProcess;
 
   beforeAll(async () => {
-    worker = await WorkerProcess.start({
-      env: {
-        LIVEKIT_URL: lk.url,
-        LIVEKIT_API_KEY: lk.apiKey,
-        LIVEKIT_API_SECRET: lk.apiSecret,
-        AGENT_NAME,
-        AGENT_MODE: 'echo',
-        AGENT_IDLE_PROCESSES: '1',
-        SILENCE_PROMPT_AFTER_MS: '4000',
-        AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
-      },
+    worker = await startWorker(lk, {
+      AGENT_NAME,
+      AGENT_MODE: 'echo',
+      AGENT_IDLE_PROCESSES: '1',
+      SILENCE_PROMPT_AFTER_MS: '4000',
+      AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
     });
   }, 120_000);
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispose } from '@livekit/rtc-node';
 import { activeWindows, dominantFrequency, tone } from '../../src/audio/analysis.js';
 import { activeSpanMs, fixtureWav } from '../../src/agent/testing/speech.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, waitFor } from '../helpers/livekit.js';
 import { admitCall, startPhonebridge, type TestServer } from '../helpers/phonebridge.js';
 import { envelopeMatch, repoWav } from '../helpers/prompt-match.js';
@@ -23,17 +24,12 @@ async function stack(
   env: Record<string, string> = {},
 ): Promise<{ pb: TestServer; worker: WorkerProcess }> {
   const agentName = `pb-${name}-${process.pid}`;
-  const worker = await WorkerProcess.start({
-    env: {
-      LIVEKIT_URL: lk.url,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
-      AGENT_NAME: agentName,
-      AGENT_MODE: mode,
-      AGENT_IDLE_PROCESSES: '1',
-      AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
-      ...env,
-    },
+  const worker = await startWorker(lk, {
+    AGENT_NAME: agentName,
+    AGENT_MODE: mode,
+    AGENT_IDLE_PROCESSES: '1',
+    AGENT_PROCESS_INIT_TIMEOUT_MS: '120000',
+    ...env,
   });
   await worker.waitForLog((l) => l.msg === 'job process ready', 120_000);
   const pb = await startPhonebridge({ AGENT_DISPATCH: 'true', AGENT_NAME: agentName });

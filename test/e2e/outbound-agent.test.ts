@@ -5,7 +5,8 @@ import { dispose } from '@livekit/rtc-node';
 import { activeWindows } from '../../src/audio/analysis.js';
 import { parseWav, toMonoPcm16 } from '../../src/audio/wav.js';
 import { activeSpanMs, bandProfile, similarity } from '../../src/agent/testing/speech.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, waitFor } from '../helpers/livekit.js';
 import { startOutboundStack, type OutboundStack } from '../helpers/outbound.js';
 import type { CalleeScenario } from '../../src/sim/callee.js';
@@ -58,15 +59,10 @@ describe('outbound calls with the echo agent (offline): answering-machine detect
   const lk = livekit();
 
   beforeAll(async () => {
-    worker = await WorkerProcess.start({
-      env: {
-        LIVEKIT_URL: lk.url,
-        LIVEKIT_API_KEY: lk.apiKey,
-        LIVEKIT_API_SECRET: lk.apiSecret,
-        AGENT_NAME,
-        AGENT_MODE: 'echo',
-        SILENCE_PROMPT_AFTER_MS: '30000',
-      },
+    worker = await startWorker(lk, {
+      AGENT_NAME,
+      AGENT_MODE: 'echo',
+      SILENCE_PROMPT_AFTER_MS: '30000',
     });
     s = await startOutboundStack({ AGENT_DISPATCH: 'true', AGENT_NAME });
   }, 120_000);

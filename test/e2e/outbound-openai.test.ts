@@ -4,7 +4,8 @@ import { activeWindows } from '../../src/audio/analysis.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { activeSpanMs } from '../../src/agent/testing/speech.js';
-import { WorkerProcess, alive, childPids } from '../../src/agent/testing/worker-process.js';
+import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
+import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import type { CalleeScenario } from '../../src/sim/callee.js';
 import { parseWav, toMonoPcm16 } from '../../src/audio/wav.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
@@ -34,17 +35,12 @@ describe('outbound calls in openai mode (fake Realtime server)', () => {
 
   beforeAll(async () => {
     fake = await FakeRealtimeServer.start();
-    worker = await WorkerProcess.start({
-      env: {
-        LIVEKIT_URL: lk.url,
-        LIVEKIT_API_KEY: lk.apiKey,
-        LIVEKIT_API_SECRET: lk.apiSecret,
-        AGENT_NAME,
-        AGENT_MODE: 'openai',
-        OPENAI_API_KEY: 'sk-test-good-0123456789',
-        OPENAI_BASE_URL: fake.baseURL,
-        SILENCE_PROMPT_AFTER_MS: '60000',
-      },
+    worker = await startWorker(lk, {
+      AGENT_NAME,
+      AGENT_MODE: 'openai',
+      OPENAI_API_KEY: 'sk-test-good-0123456789',
+      OPENAI_BASE_URL: fake.baseURL,
+      SILENCE_PROMPT_AFTER_MS: '60000',
     });
     s = await startOutboundStack({ AGENT_DISPATCH: 'true', AGENT_NAME });
   }, 120_000);

@@ -194,3 +194,18 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** A dev-mode worker on the LiveKit server `lk`, with `env` on top of its credentials. */
+export function startWorker(
+  lk: { url: string; apiKey: string; apiSecret: string },
+  env: Record<string, string>,
+): Promise<WorkerProcess> {
+  return WorkerProcess.start({
+    env: {
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+      ...env,
+    },
+  });
+}

@@ -416,6 +416,9 @@ describe('CallBridge (against a scripted media leg)', () => {
     await vi.advanceTimersByTimeAsync(1000);
     // Subscribed, but the agent has no reader on the track yet: still held.
     expect(leg.callerFrames).toHaveLength(0);
+    // Another participant (a supervisor listening in) does not speak for the agent.
+    leg.emit({ type: 'data', topic: 'phonebridge.listening', payload: '{}', identity: 'sup-1' });
+    expect(leg.callerFrames).toHaveLength(0);
     leg.emit({ type: 'data', topic: 'phonebridge.listening', payload: '{}', identity: 'agent-1' });
     expect(leg.callerFrames).toHaveLength(1);
   });

@@ -379,9 +379,11 @@ export class CallBridge {
   }
 
   private onData(topic: string | undefined, payload: string, from: string): void {
-    if (topic === INTERRUPTED_TOPIC && from) {
+    // Only the agent speaks for the agent (a supervisor in the room is not it).
+    const fromAgent = from !== '' && from === this.agent;
+    if (topic === INTERRUPTED_TOPIC && fromAgent) {
       if (this.turns.onInterrupted() === 'barge-in') this.bargeIn('the agent was interrupted');
-    } else if (topic === LISTENING_TOPIC && from) {
+    } else if (topic === LISTENING_TOPIC && fromAgent) {
       this.gate.listening();
     } else if (topic === AGENT_GONE_TOPIC && !from) {
       // From the server API: the agent's worker saw its job process die. LiveKit itself

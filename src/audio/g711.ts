@@ -251,3 +251,13 @@ export function encodeInto(
 ): number {
   return encoderFor(codec)(src, dst, srcOffset, dstOffset, length);
 }
+
+/** 8 kHz PCM16 as 20 ms frames of G.711 in `codec` (a trailing partial frame is dropped). */
+export function* g711Frames(pcm: Int16Array, codec: Codec): Generator<Uint8Array> {
+  const encode = encoderFor(codec);
+  for (let off = 0; off + 160 <= pcm.length; off += 160) {
+    const frame = new Uint8Array(160);
+    encode(pcm, frame, off, 0, 160);
+    yield frame;
+  }
+}

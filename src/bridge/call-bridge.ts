@@ -1,6 +1,6 @@
 import { encodeBase64 } from '../audio/base64.js';
 import { dtmfTone } from '../audio/dtmf-tones.js';
-import { encoderFor } from '../audio/g711.js';
+import { g711Frames } from '../audio/g711.js';
 import type { Codec } from '../audio/g711.js';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../errors.js';
@@ -13,6 +13,13 @@ import type { Call, EndReason } from './call.js';
 import { CallerPath, SILENCE_PEAK } from './caller-path.js';
 import { DtmfRelay } from './dtmf-relay.js';
 import { OnsetTrace } from './onset-trace.js';
+import {
+  AGENT_GONE_TOPIC,
+  INTERRUPTED_TOPIC,
+  LISTENING_TOPIC,
+  announcesListening,
+  goneParticipant,
+} from './agent-signals.js';
 import { ListenGate } from './listen-gate.js';
 import { OutboundPacer } from './outbound-pacer.js';
 import { PhoneLeg } from './phone-leg.js';
@@ -25,17 +32,6 @@ const CALLER_LEAD_MS = 40;
 /** How long a hole in the agent's packets is waited for before it is concealed. */
 const AGENT_JITTER_MS = 40;
 const DTMF_SETTLE_MS = 1000;
-/** Data topics our agent (and its worker) send the bridge; see src/agent/bridge-signals.ts. */
-export const INTERRUPTED_TOPIC = 'phonebridge.interrupted';
-export const LISTENING_TOPIC = 'phonebridge.listening';
-export const AGENT_GONE_TOPIC = 'phonebridge.agent-gone';
-/** The agent attribute listing the signals it sends (e.g. `listening,interrupted`). */
-export const SIGNALS_ATTRIBUTE = 'phonebridge.signals';
-
-function announcesListening(attributes: Record<string, string> | undefined): boolean {
-  return (attributes?.[SIGNALS_ATTRIBUTE] ?? '').split(',').includes('listening');
-}
-
 export interface BridgeDeps {
   config: Config;
   metrics: Metrics;
@@ -388,13 +384,8 @@ export class CallBridge {
     } else if (topic === AGENT_GONE_TOPIC && !from) {
       // From the server API: the agent's worker saw its job process die. LiveKit itself
       // reports the departure up to seconds later.
-      let gone: unknown;
-      try {
-        gone = (JSON.parse(payload) as { participant?: unknown }).participant;
-      } catch {
-        gone = undefined;
-      }
-      if (typeof gone === 'string' && (!this.agent || gone === this.agent))
+      const gone = goneParticipant(payload);
+      if (gone !== undefined && (!this.agent || gone === this.agent))
         this.onAgentLeft(gone, 'agent_process_died');
     }
   }
@@ -446,12 +437,8 @@ export class CallBridge {
       return;
     }
     this.call.log.info('Agent sent DTMF; playing it in-band to the caller');
-    const encode = encoderFor(this.stream.codec);
-    const g711 = new Uint8Array(160);
-    for (let off = 0; off + 160 <= pcm.length; off += 160) {
-      encode(pcm, g711, off, 0, 160);
-      this.pacer.push(encodeBase64(g711), false);
-    }
+    for (const frame of g711Frames(pcm, this.stream.codec))
+      this.pacer.push(encodeBase64(frame), false);
   }
 
   /**

@@ -30,8 +30,12 @@ export interface MediaEngineOptions {
 /** Restart delays after successive failures; an engine that stayed up a minute resets them. */
 const BACKOFF_MS = [200, 1000, 2000, 5000, 10_000, 30_000];
 const STABLE_AFTER_MS = 60_000;
-/** How long a call may take to report `left` after we asked it to leave. */
-const LEAVE_TIMEOUT_MS = 5000;
+/**
+ * How long a call may take to report `left` after we asked it to leave. Longer than the
+ * engine's own bound (10 s, `recoveryDrain`) on waiting out a LiveKit reconnect attempt in
+ * flight, so the room is not deleted under an attempt that would re-create it.
+ */
+const LEAVE_TIMEOUT_MS = 15_000;
 
 /**
  * The media engine as the bridge sees it: one supervised child process carrying every
@@ -218,6 +222,7 @@ export class MediaEngine implements MediaLeg {
 class EngineCall implements MediaCall {
   private left?: Promise<Record<string, number> | undefined>;
   private settleLeft?: (stats: Record<string, number> | undefined) => void;
+  private leaveTimer?: NodeJS.Timeout;
   private done = false;
   /** The engine's counters, kept when the call ended before anyone asked it to leave. */
   private finalStats?: Record<string, number>;
@@ -255,7 +260,7 @@ class EngineCall implements MediaCall {
       this.settleLeft = resolve;
       this.proc.send(encodeCallFrame(MessageType.leave, this.id));
       // An engine that never answers must not hold a call's teardown forever.
-      setTimeout(() => this.gone(), LEAVE_TIMEOUT_MS).unref();
+      this.leaveTimer = setTimeout(() => this.gone(), LEAVE_TIMEOUT_MS).unref();
     });
     return this.left;
   }
@@ -283,6 +288,7 @@ class EngineCall implements MediaCall {
       this.finalStats = stats;
       this.forget();
     }
+    clearTimeout(this.leaveTimer);
     this.settleLeft?.(stats);
     this.settleLeft = undefined;
   }

@@ -12,6 +12,8 @@ export class SignalProxy {
   private cutUntil = 0;
   private readonly sockets = new Set<Socket>();
   private stalled: (() => void)[] = [];
+  /** Connections let through after a stall, until they close. */
+  private readonly released = new Set<Socket>();
   private restoreTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -51,6 +53,19 @@ export class SignalProxy {
     for (const go of this.stalled.splice(0)) go();
   }
 
+  /**
+   * Resolves once every connection let through by the last restore has closed: whatever
+   * the client attempted on it (a resume, a rejoin) has reached the server and is over.
+   */
+  async drained(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.released.size > 0) {
+      if (Date.now() > deadline)
+        throw new Error(`${this.released.size} connection(s) still open after the restore`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async stop(): Promise<void> {
     clearTimeout(this.restoreTimer);
     this.stalled = [];
@@ -62,8 +77,9 @@ export class SignalProxy {
     client.once('data', (first) => {
       client.pause();
       const api = first.subarray(0, 12).toString('latin1').startsWith('POST /twirp');
-      const connect = (): void => {
+      const connect = (afterStall = false): void => {
         if (client.destroyed) return;
+        if (afterStall) this.released.add(client);
         const upstream = createConnection(targetPort, '127.0.0.1', () => {
           upstream.write(first);
           client.pipe(upstream);
@@ -74,12 +90,13 @@ export class SignalProxy {
           client.destroy();
           upstream.destroy();
           this.sockets.delete(client);
+          this.released.delete(client);
         };
         upstream.on('error', drop).on('close', drop);
         client.on('error', drop).on('close', drop);
         if (!api) this.sockets.add(client);
       };
-      if (!api && this.isCut) this.stalled.push(connect);
+      if (!api && this.isCut) this.stalled.push(() => connect(true));
       else connect();
     });
     client.on('error', () => undefined);

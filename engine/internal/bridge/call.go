@@ -38,16 +38,16 @@ type Call struct {
 	caller *callerPacer
 	wg     sync.WaitGroup
 
-	mu           sync.Mutex
-	room         *lksdk.Room
-	agent        string // identity of the adopted agent, "" until one joins
-	reconnecting bool
-	closed       bool
-	seen         map[string]bool
+	mu     sync.Mutex
+	room   *lksdk.Room
+	agent  string // identity of the adopted agent, "" until one joins
+	closed bool
+	seen   map[string]bool
 	// agent tracks asked for, so each is requested once per connection
 	requested map[string]bool
 
 	agentGen atomic.Uint64
+	recovery recoveryLatch
 	rpc      rpcTable
 	stats    callStats
 }
@@ -106,6 +106,8 @@ func (c *Call) problem(kind, msg string, kv ...any) {
 
 func (c *Call) run() {
 	defer c.finish()
+	// Deferred calls run last first: leave the room, let a reconnect in flight end, finish.
+	defer c.awaitRecovery()
 	room := lksdk.NewRoom(c.callbacks())
 	c.mu.Lock()
 	c.room = room
@@ -201,6 +203,7 @@ func (c *Call) callbacks() *lksdk.RoomCallback {
 			if c.ctx.Err() == nil {
 				c.emit(wire.Event{Type: "disconnected", Reason: reasonName(reason)})
 			}
+			c.recovery.close()
 			c.cancel()
 		},
 		OnLocalTrackSubscribed: func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
@@ -308,7 +311,7 @@ func (c *Call) onParticipantDisconnected(rp *lksdk.RemoteParticipant) {
 	}
 	// A full reconnect drops every remote participant locally (with no reason) before
 	// rejoining; the agent is still in the room, and onReconnected checks.
-	if c.reconnecting && reason == livekit.DisconnectReason_UNKNOWN_REASON {
+	if c.recovery.running() && reason == livekit.DisconnectReason_UNKNOWN_REASON {
 		c.mu.Unlock()
 		return
 	}
@@ -316,40 +319,6 @@ func (c *Call) onParticipantDisconnected(rp *lksdk.RemoteParticipant) {
 	c.mu.Unlock()
 	c.agentGen.Add(1)
 	c.emit(wire.Event{Type: "agent_left", Identity: rp.Identity(), Reason: reasonName(reason)})
-}
-
-func (c *Call) onReconnecting() {
-	c.mu.Lock()
-	was := c.reconnecting
-	c.reconnecting = true
-	c.mu.Unlock()
-	if !was {
-		c.stats.reconnections.Add(1)
-		c.emit(wire.Event{Type: "reconnecting"})
-	}
-}
-
-func (c *Call) onReconnected() {
-	c.mu.Lock()
-	c.reconnecting = false
-	// After a full reconnect the server has forgotten our subscriptions; asking again
-	// after a resume is harmless.
-	c.requested = map[string]bool{}
-	agent, room := c.agent, c.room
-	c.mu.Unlock()
-	c.emit(wire.Event{Type: "reconnected"})
-	if agent == "" || room == nil {
-		return
-	}
-	if rp := room.GetParticipantByIdentity(agent); rp != nil {
-		c.considerParticipant(rp)
-		return
-	}
-	c.mu.Lock()
-	c.agent = ""
-	c.mu.Unlock()
-	c.agentGen.Add(1)
-	c.emit(wire.Event{Type: "agent_left", Identity: agent, Reason: "gone_after_reconnect"})
 }
 
 func (c *Call) onData(data lksdk.DataPacket, params lksdk.DataReceiveParams) {

@@ -1,31 +1,20 @@
-import { encodeBase64 } from '../audio/base64.js';
-import { dtmfTone } from '../audio/dtmf-tones.js';
-import { g711Frames } from '../audio/g711.js';
 import type { Codec } from '../audio/g711.js';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import type { MediaCall, MediaEvent, MediaLeg } from '../engine/media-leg.js';
-import type { AgentAudio } from '../engine/protocol.js';
 import { phoneIdentity, phoneParticipantToken } from '../livekit/tokens.js';
 import type { Metrics } from '../server/metrics.js';
 import type { CallControl } from '../twilio/call-control.js';
+import { AgentSide } from './agent-side.js';
 import type { Call, EndReason } from './call.js';
-import { CallerPath, SILENCE_PEAK } from './caller-path.js';
+import { CallerPath } from './caller-path.js';
 import { DtmfRelay } from './dtmf-relay.js';
 import { OnsetTrace } from './onset-trace.js';
-import {
-  AGENT_GONE_TOPIC,
-  INTERRUPTED_TOPIC,
-  LISTENING_TOPIC,
-  announcesListening,
-  goneParticipant,
-} from './agent-signals.js';
 import { ListenGate } from './listen-gate.js';
 import { OutboundPacer } from './outbound-pacer.js';
 import { PhoneLeg } from './phone-leg.js';
 import { ReconnectWatch } from './reconnect-watch.js';
-import { answerTransfer, TRANSFER_METHOD } from './transfer.js';
-import { TurnTracker } from './turns.js';
+import { relayTransfer, TRANSFER_METHOD } from './transfer.js';
 
 /** Caller frames may reach the engine this far ahead of real time before it paces them. */
 const CALLER_LEAD_MS = 40;
@@ -63,11 +52,9 @@ export class CallBridge {
   readonly pacer: OutboundPacer;
   private readonly phone: PhoneLeg;
   private readonly dtmf: DtmfRelay;
-  private readonly turns = new TurnTracker();
   private readonly gate: ListenGate;
+  private readonly agent: AgentSide;
   private readonly reconnect: ReconnectWatch;
-  private agent?: string;
-  private agentFramesOut = 0;
   private engineStats?: Record<string, number>;
   private starting?: Promise<void>;
   /** Caller attributes asked for before the room was joined; set once it is. */
@@ -91,7 +78,7 @@ export class CallBridge {
       metrics,
       send: (frame) => this.leg?.sendCallerAudio(frame),
       onFrame: (peak) => {
-        this.turns.onCallerFrame(peak);
+        this.agent.onCallerFrame(peak);
         traceIn?.feed(peak >= 4096);
       },
     });
@@ -157,6 +144,15 @@ export class CallBridge {
         void this.phone.apologiseAndEnd('agent_timeout');
       },
     });
+    this.agent = new AgentSide({
+      call,
+      codec: stream.codec,
+      metrics,
+      phone: this.phone,
+      pacer: this.pacer,
+      gate: this.gate,
+      dtmf: this.dtmf,
+    });
   }
 
   /** Asks the engine to join the room and publish the caller. Never throws: failures end the call. */
@@ -196,7 +192,7 @@ export class CallBridge {
         jitterMs: AGENT_JITTER_MS,
         rpcMethods: [TRANSFER_METHOD],
       },
-      { onEvent: (e) => this.onEvent(e), onAudio: (a) => this.onAudio(a) },
+      { onEvent: (e) => this.onEvent(e), onAudio: (a) => this.agent.onAudio(a) },
     );
   }
 
@@ -254,7 +250,7 @@ export class CallBridge {
       silenceSkippedOut: p.skipped,
       reconnections: this.reconnect.count,
       clears: p.clears,
-      discardedAfterBargeIn: this.turns.discarded,
+      discardedAfterBargeIn: this.agent.discardedAfterBargeIn,
       dtmf: this.dtmf.received,
       marksEchoed: p.marksEchoed,
       agentWaitMs: Math.round(this.gate.heldMs ?? -1),
@@ -267,6 +263,10 @@ export class CallBridge {
   private onEvent(ev: MediaEvent): void {
     const { call, deps } = this;
     if (call.signal.aborted) return;
+    if (AgentSide.handles(ev)) {
+      this.agent.onEvent(ev);
+      return;
+    }
     switch (ev.type) {
       case 'joined':
         call.log.info(
@@ -300,32 +300,6 @@ export class CallBridge {
         );
         void this.phone.apologiseAndEnd('engine_failed');
         return;
-      case 'agent_joined':
-        this.agent = ev.identity;
-        this.gate.agentJoined(announcesListening(ev.attributes));
-        call.log.info({ agent: ev.identity }, 'Agent joined the room');
-        return;
-      case 'agent_track':
-        if (ev.action === 'subscribed')
-          call.log.info({ track: ev.track }, 'Subscribed to agent audio track');
-        // The agent's audio went away mid-utterance: drop what Twilio still queues.
-        else if (ev.action === 'unpublished' || ev.action === 'muted')
-          this.bargeIn(`agent track ${ev.action}`);
-        return;
-      case 'agent_state':
-        call.log.debug({ state: ev.state }, 'Agent state changed');
-        if (this.turns.onAgentState(ev.state) === 'barge-in')
-          this.bargeIn('the caller talked over the agent');
-        return;
-      case 'agent_attributes':
-        if (announcesListening(ev.attributes)) this.gate.agentJoined(true);
-        return;
-      case 'data':
-        this.onData(ev.topic, ev.payload, ev.identity);
-        return;
-      case 'agent_left':
-        this.onAgentLeft(ev.identity, ev.reason);
-        return;
       case 'reconnecting':
         this.reconnect.lost();
         return;
@@ -344,112 +318,16 @@ export class CallBridge {
           void this.phone.apologiseAndEnd('error');
         }
         return;
-      case 'rpc': {
-        let transferred = false;
-        void answerTransfer(
+      case 'rpc':
+        relayTransfer(
           ev.payload,
-          {
-            config: deps.config,
-            callControl: deps.callControl,
-            callSid: call.callSid,
-            log: call.log,
-          },
-          () => {
-            transferred = true;
-            // Twilio stops the stream as it redirects: the call still ended by a transfer.
-            call.intendedEndReason = 'transferred';
-          },
-        ).then((payload) => {
-          // The agent hears the answer before the call (and the room) goes away.
-          this.leg?.replyRpc(ev.id, { payload });
-          if (transferred) deps.endCall('transferred');
-        });
-        return;
-      }
-      case 'dtmf':
-        this.playDtmf(ev.digit);
+          { config: deps.config, callControl: deps.callControl, call },
+          (payload) => this.leg?.replyRpc(ev.id, { payload }),
+          deps.endCall,
+        );
         return;
       case 'left':
         return;
-    }
-  }
-
-  private onData(topic: string | undefined, payload: string, from: string): void {
-    // Only the agent speaks for the agent (a supervisor in the room is not it).
-    const fromAgent = from !== '' && from === this.agent;
-    if (topic === INTERRUPTED_TOPIC && fromAgent) {
-      if (this.turns.onInterrupted() === 'barge-in') this.bargeIn('the agent was interrupted');
-    } else if (topic === LISTENING_TOPIC && fromAgent) {
-      this.gate.listening();
-    } else if (topic === AGENT_GONE_TOPIC && !from) {
-      // From the server API: the agent's worker saw its job process die. LiveKit itself
-      // reports the departure up to seconds later.
-      const gone = goneParticipant(payload);
-      if (gone !== undefined && (!this.agent || gone === this.agent))
-        this.onAgentLeft(gone, 'agent_process_died');
-    }
-  }
-
-  private onAgentLeft(identity: string, reason: string): void {
-    const { call } = this;
-    // Deleting the room takes the agent out first: that is the room ending, not the agent.
-    if (reason === 'room_deleted') {
-      call.log.info({ reason }, 'Room was deleted; ending the call');
-      void this.phone.end('room_deleted');
-      return;
-    }
-    // An agent that hangs up leaves on purpose; one that is removed, times out or crashes
-    // leaves a caller who deserves to hear why the line went quiet.
-    const deliberate = reason === 'client_initiated';
-    call.log.info(
-      { agent: identity, reason },
-      deliberate
-        ? 'Agent left the room; ending the call'
-        : 'Agent left the room unexpectedly; apologising and ending the call',
-    );
-    void (deliberate ? this.phone.end('agent_left') : this.phone.apologiseAndEnd('agent_left'));
-  }
-
-  private onAudio(a: AgentAudio): void {
-    if (this.phone.ending) return;
-    const silent = a.peak < SILENCE_PEAK;
-    if (!this.turns.admitAgentFrame(silent)) return;
-    if (this.agentFramesOut++ === 0) {
-      this.call.log.info('Starting to stream agent audio');
-      this.dtmf.openNow();
-    }
-    // The frame's time in the engine counts towards its hop through the bridge.
-    const receivedAt = performance.now() - a.ageMicros / 1000;
-    this.pacer.push(encodeBase64(a.g711), silent, receivedAt);
-    this.deps.metrics.frames.inc({ direction: 'outbound' });
-  }
-
-  /**
-   * Twilio's Media Streams take no DTMF from us, so the agent's digit goes to the caller
-   * as audio, the way the PSTN carries it in-band.
-   */
-  private playDtmf(digit: string): void {
-    let pcm: Int16Array;
-    try {
-      pcm = dtmfTone(digit);
-    } catch {
-      this.call.log.warn('The agent sent something that is not a DTMF digit; ignored');
-      return;
-    }
-    this.call.log.info('Agent sent DTMF; playing it in-band to the caller');
-    for (const frame of g711Frames(pcm, this.stream.codec))
-      this.pacer.push(encodeBase64(frame), false);
-  }
-
-  /**
-   * Barge-in: drop what Twilio and we still hold. `clear` is sent even when our estimate
-   * says Twilio's queue is empty: its real buffer also holds network jitter we cannot see,
-   * and a needless clear costs nothing.
-   */
-  private bargeIn(why: string): void {
-    if (this.pacer.clear(true)) {
-      this.deps.metrics.clears.inc();
-      this.call.log.info({ why }, 'Barge-in: cleared queued agent audio');
     }
   }
 }

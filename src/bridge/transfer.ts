@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { CallControl } from '../twilio/call-control.js';
+import type { Call, EndReason } from './call.js';
 
 /** The RPC method an agent calls to transfer the phone call. */
 export const TRANSFER_METHOD = 'phonebridge.transfer';
@@ -41,4 +42,30 @@ export async function answerTransfer(
       reason: `Twilio refused the transfer: ${(err as Error).message}`,
     });
   }
+}
+
+/**
+ * Carries an agent's transfer RPC through: the agent hears the answer before the call (and
+ * the room) goes away, and a call Twilio took elsewhere ends as `transferred`.
+ */
+export function relayTransfer(
+  payload: string,
+  ctx: { config: Config; callControl: CallControl; call: Call },
+  reply: (answer: string) => void,
+  endCall: (reason: EndReason) => void,
+): void {
+  const { call } = ctx;
+  let transferred = false;
+  void answerTransfer(
+    payload,
+    { config: ctx.config, callControl: ctx.callControl, callSid: call.callSid, log: call.log },
+    () => {
+      transferred = true;
+      // Twilio stops the stream as it redirects: the call still ended by a transfer.
+      call.intendedEndReason = 'transferred';
+    },
+  ).then((answer) => {
+    reply(answer);
+    if (transferred) endCall('transferred');
+  });
 }

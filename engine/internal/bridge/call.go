@@ -186,79 +186,6 @@ func (c *Call) finish() {
 	c.mu.Unlock()
 }
 
-func (c *Call) callbacks() *lksdk.RoomCallback {
-	cb := &lksdk.RoomCallback{
-		OnParticipantConnected:    c.considerParticipant,
-		OnParticipantDisconnected: c.onParticipantDisconnected,
-		OnReconnecting:            c.onReconnecting,
-		OnReconnected:             c.onReconnected,
-		OnDisconnectedWithReason: func(lksdk.DisconnectionReason) {
-			c.mu.Lock()
-			room := c.room
-			c.mu.Unlock()
-			reason := livekit.DisconnectReason_UNKNOWN_REASON
-			if room != nil {
-				reason = room.DisconnectReason()
-			}
-			if c.ctx.Err() == nil {
-				c.emit(wire.Event{Type: "disconnected", Reason: reasonName(reason)})
-			}
-			c.recovery.close()
-			c.cancel()
-		},
-		OnLocalTrackSubscribed: func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) {
-			c.emit(wire.Event{Type: "caller_subscribed", Track: pub.SID()})
-		},
-	}
-	cb.OnTrackPublished = func(pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-		if c.isAgent(rp.Identity()) && pub.Kind() == lksdk.TrackKindAudio {
-			c.emit(wire.Event{Type: "agent_track", Action: "published", Track: pub.SID()})
-			c.subscribe(pub)
-		}
-	}
-	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-		if !c.isAgent(rp.Identity()) || track.Kind() != webrtc.RTPCodecTypeAudio {
-			return
-		}
-		c.stats.agentTracks.Add(1)
-		c.emit(wire.Event{Type: "agent_track", Action: "subscribed", Track: pub.SID()})
-		gen := c.agentGen.Add(1)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.readAgent(track, gen)
-		}()
-	}
-	cb.OnTrackUnpublished = func(pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-		if c.isAgent(rp.Identity()) && pub.Kind() == lksdk.TrackKindAudio {
-			c.emit(wire.Event{Type: "agent_track", Action: "unpublished", Track: pub.SID()})
-		}
-	}
-	cb.OnTrackMuted = func(pub lksdk.TrackPublication, p lksdk.Participant) {
-		if c.isAgent(p.Identity()) && pub.Kind() == lksdk.TrackKindAudio {
-			c.emit(wire.Event{Type: "agent_track", Action: "muted", Track: pub.SID()})
-		}
-	}
-	cb.OnTrackUnmuted = func(pub lksdk.TrackPublication, p lksdk.Participant) {
-		if c.isAgent(p.Identity()) && pub.Kind() == lksdk.TrackKindAudio {
-			c.emit(wire.Event{Type: "agent_track", Action: "unmuted", Track: pub.SID()})
-		}
-	}
-	cb.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
-		if !c.isAgent(p.Identity()) {
-			return
-		}
-		if state, ok := changed[agentStateAttr]; ok {
-			c.emit(wire.Event{Type: "agent_state", State: state})
-		}
-		if mine := ours(changed); len(mine) > 0 {
-			c.emit(wire.Event{Type: "agent_attributes", Attributes: mine})
-		}
-	}
-	cb.OnDataPacket = c.onData
-	return cb
-}
-
 func (c *Call) isAgent(identity string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -338,52 +265,6 @@ func (c *Call) onData(data lksdk.DataPacket, params lksdk.DataReceiveParams) {
 	case *livekit.SipDTMF:
 		code := p.Code
 		c.emit(wire.Event{Type: "dtmf", Digit: p.Digit, Code: &code, Identity: params.SenderIdentity})
-	}
-}
-
-func (c *Call) callerAudio(body []byte) {
-	if len(body) != wire.FrameBytes {
-		c.stats.callerBadFrames.Add(1)
-		c.problem("caller_frame_size", "Caller frame of the wrong size dropped", "bytes", len(body), "want", wire.FrameBytes)
-		return
-	}
-	c.caller.push(body)
-}
-
-const dtmfDigits = "0123456789*#ABCD"
-
-func (c *Call) dtmf(body []byte) {
-	if len(body) != 2 || body[0] > 15 || !strings.ContainsRune(dtmfDigits, rune(body[1])) || dtmfDigits[body[0]] != body[1] {
-		c.problem("dtmf", "Malformed DTMF command dropped", "bytes", len(body))
-		return
-	}
-	c.mu.Lock()
-	room := c.room
-	c.mu.Unlock()
-	if room == nil {
-		return
-	}
-	if err := room.LocalParticipant.PublishDTMF(uint32(body[0]), string(body[1:2])); err != nil {
-		c.log.Warn("Could not publish DTMF to the room", "err", err.Error())
-	}
-}
-
-func (c *Call) setAttributes(attrs map[string]string) {
-	if len(attrs) == 0 || len(attrs) > 16 {
-		c.problem("attrs", "Set-attributes with 0 or more than 16 attributes dropped", "count", len(attrs))
-		return
-	}
-	for k, v := range attrs {
-		if k == "" || len(k) > 64 || len(v) > 1024 {
-			c.problem("attrs", "Set-attributes with an oversized attribute dropped", "key", k)
-			return
-		}
-	}
-	c.mu.Lock()
-	room := c.room
-	c.mu.Unlock()
-	if room != nil {
-		room.LocalParticipant.SetAttributes(attrs)
 	}
 }
 

@@ -108,6 +108,10 @@ function checkRange(
   }
 }
 
+// The four loops below are written out, one per table, on purpose: one closure over the
+// table (and shift/mask) for both laws measured ~30 % slower (`npx tsx`, 300k frames each
+// way), as V8 then shares one feedback site between the laws.
+
 /** Decodes μ-law bytes into `dst` without allocating; returns the number of samples written. */
 export function decodeMulawInto(
   src: Uint8Array,

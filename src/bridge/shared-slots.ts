@@ -79,6 +79,18 @@ export class SharedSlots {
     this.listeners.push(fn);
   }
 
+  /** ACQUIRE's and CLAIM's common arguments: now, slot TTL, limit, call, owner, memory. */
+  private slotArgs(callSid: string, owner: string): string[] {
+    return [
+      String(Date.now()),
+      String(this.ttlMs),
+      String(this.opts.limit),
+      callSid,
+      owner,
+      String(this.rememberMs),
+    ];
+  }
+
   /**
    * A webhook admits the call here: takes its slot against the fleet-wide limit and
    * records this instance as its owner. `elsewhere`: another instance is admitting or
@@ -87,14 +99,7 @@ export class SharedSlots {
   async acquire(callSid: string): Promise<AcquireResult> {
     const result = await this.client.eval(ACQUIRE, {
       keys: this.keysOf(callSid),
-      arguments: [
-        String(Date.now()),
-        String(this.ttlMs),
-        String(this.opts.limit),
-        callSid,
-        `${this.instanceId}|admitted`,
-        String(this.rememberMs),
-      ],
+      arguments: this.slotArgs(callSid, `${this.instanceId}|admitted`),
     });
     if (result === 'ok') this.held.add(callSid);
     return result as AcquireResult;
@@ -108,15 +113,7 @@ export class SharedSlots {
   async claimStream(callSid: string): Promise<ClaimResult> {
     const result = await this.client.eval(CLAIM, {
       keys: this.keysOf(callSid),
-      arguments: [
-        String(Date.now()),
-        String(this.ttlMs),
-        String(this.opts.limit),
-        callSid,
-        this.instanceId,
-        String(this.rememberMs),
-        this.channel,
-      ],
+      arguments: [...this.slotArgs(callSid, this.instanceId), this.channel],
     });
     if (result === 'ok') this.held.add(callSid);
     return result as ClaimResult;

@@ -115,11 +115,12 @@ describe('first words, through phonebridge and the agent worker', () => {
         expect(Math.abs(dominantFrequency(back, RATE, 100, 3000) - 900)).toBeLessThan(20);
         // Whole: none of it cut (a held start would be lost whole, 100+ ms).
         expect(loudMs(heard)).toBeGreaterThanOrEqual(360); // Opus and the 10 ms windows blur each edge
+        // The bridge summary (with the hold) is logged as the call ends.
+        await hangUp(pb, stream, sid);
         const summary = pb.logs.find((l) => l.callSid === sid && l.agentWaitMs !== undefined);
         console.log(
           `first words (loopback, join delay ${delayMs} ms): caller audio held ${JSON.stringify(summary?.agentWaitMs)} ms; ${loudMs(heard)} of 400 ms back`,
         );
-        await hangUp(pb, stream, sid);
       });
 
       if (delayMs === 0) {

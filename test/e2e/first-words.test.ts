@@ -121,6 +121,9 @@ describe('first words, through phonebridge and the agent worker', () => {
         console.log(
           `first words (loopback, join delay ${delayMs} ms): caller audio held ${JSON.stringify(summary?.agentWaitMs)} ms; ${loudMs(heard)} of 400 ms back`,
         );
+        expect(typeof summary?.agentWaitMs).toBe('number');
+        // The late agent was waited for: the stream started while its job slept.
+        if (delayMs) expect(summary!.agentWaitMs).toBeGreaterThan(1000);
       });
 
       if (delayMs === 0) {

@@ -363,11 +363,14 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
         `(step ${lastBefore} before the packet, ${lastAfter} after)`,
     );
     // The reply was cut short, and after the packet nothing of its remaining audio arrived:
-    // at most frames already on their way (the media path is slower than the data channel:
-    // up to one step), never a later part of the reply.
+    // at most frames already on their way, never a later part of the reply. The media path
+    // is slower than the data channel by the receiver's jitter buffer, which grows when the
+    // machine is loaded: one step (200 ms) on an idle machine, two seen under CI load (the
+    // receiver holds them, so this cannot be tightened from here). An agent that kept
+    // talking would reach the last step.
     expect(lastBefore).toBeGreaterThanOrEqual(5);
     expect(lastBefore).toBeLessThan(steps - 1);
-    expect(lastAfter).toBeLessThanOrEqual(lastBefore + 1);
+    expect(lastAfter).toBeLessThanOrEqual(lastBefore + 2);
   });
 
   it('a rate limit mid-call: the caller hears an apology, the room is deleted, the worker stays up', async () => {

@@ -11,17 +11,13 @@
 //
 //   npx tsx scripts/barge-in-latency.ts [--rounds 20] [--reply-speed 4] [--compiled]
 import { parseArgs } from 'node:util';
-import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { rmsDbfs } from '../src/audio/analysis.js';
 import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
-import { FakeCaller } from '../src/agent/testing/fake-caller.js';
 import { fixtureWav } from '../src/agent/testing/speech.js';
-import { WorkerProcess } from '../src/agent/testing/worker-process.js';
-import { LocalLiveKit } from '../src/livekit/local.js';
-import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';
 import { positionTones, toneStep } from '../test/fixtures/fake-realtime/tones.js';
-import { pct, until, sleep } from './lib/measure.js';
+import { summarise, until, sleep } from './lib/measure.js';
+import { startOpenAiStack } from './lib/openai-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,34 +36,14 @@ while (rmsDbfs(speech.samples.subarray(onsetFrames * 160, onsetFrames * 160 + 16
 }
 const onsetMs = onsetFrames * 20;
 
-const lk = await LocalLiveKit.start();
-const svc = new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
-const fake = await FakeRealtimeServer.start({ replySpeed: Number(values['reply-speed']) });
-const agentName = `pb-barge-${process.pid}`;
-const worker = await WorkerProcess.start({
+const stack = await startOpenAiStack({
+  name: 'barge',
   compiled: values.compiled,
-  env: {
-    LIVEKIT_URL: lk.url,
-    LIVEKIT_API_KEY: lk.apiKey,
-    LIVEKIT_API_SECRET: lk.apiSecret,
-    AGENT_NAME: agentName,
-    AGENT_MODE: 'openai',
-    OPENAI_API_KEY: 'sk-test-good-0123456789',
-    OPENAI_BASE_URL: fake.baseURL,
-    SILENCE_PROMPT_AFTER_MS: '600000',
-  },
-  readyTimeoutMs: 180_000,
+  replySpeed: Number(values['reply-speed']),
+  env: { SILENCE_PROMPT_AFTER_MS: '600000' },
 });
-
-const room = `call-CAbarge${Date.now()}`;
-await svc.createRoom({ name: room, emptyTimeout: 60 });
-const caller = new FakeCaller();
-const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity: 'phone-barge', ttl: 3600 });
-at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-await caller.join(lk.url, await at.toJwt());
-await new AgentDispatchClient(lk.httpUrl, lk.apiKey, lk.apiSecret).createDispatch(room, agentName, {
-  metadata: JSON.stringify({ callSid: 'CAbarge', from: '+15550001111', to: '+15550002222' }),
-});
+const { svc, fake, worker } = stack;
+const { room, caller } = await stack.call(`CAbarge${Date.now()}`, 'phone-barge', 60);
 await until(() => caller.dataPackets.some((p) => p.topic === LISTENING_TOPIC), 120_000);
 // The call's one Realtime connection (it may open just after the agent starts listening).
 const conn = () => fake.connections.length - 1;
@@ -126,17 +102,17 @@ for (let round = 0; round < rounds; round++) {
   console.log(JSON.stringify(row));
 }
 
-const summary: Record<string, unknown> = { rounds: rows.length, onsetMs };
-for (const key of Object.keys(rows[0] ?? {}).filter((k) => k !== 'round')) {
-  const v = rows.map((r) => r[key]).filter((x): x is number => x !== undefined);
-  v.sort((a, b) => a - b);
-  summary[key] = { p50: pct(v, 50), p95: pct(v, 95), n: v.length };
-}
+const summary = {
+  rounds: rows.length,
+  onsetMs,
+  ...summarise(
+    rows,
+    Object.keys(rows[0] ?? {}).filter((k) => k !== 'round'),
+  ),
+};
 console.log(JSON.stringify({ summary }));
 
 await caller.leave();
 await svc.deleteRoom(room).catch(() => undefined);
-await worker.stop();
-await fake.close();
 await dispose();
-await lk.stop();
+await stack.stop();

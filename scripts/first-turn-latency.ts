@@ -10,16 +10,12 @@
 //   npx tsx scripts/first-turn-latency.ts [--calls 10] [--compiled]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { rmsDbfs } from '../src/audio/analysis.js';
 import { LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
-import { FakeCaller } from '../src/agent/testing/fake-caller.js';
 import { fixtureWav } from '../src/agent/testing/speech.js';
-import { WorkerProcess } from '../src/agent/testing/worker-process.js';
-import { LocalLiveKit } from '../src/livekit/local.js';
-import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';
-import { pct, until, sleep } from './lib/measure.js';
+import { summarise, until, sleep } from './lib/measure.js';
+import { startOpenAiStack } from './lib/openai-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,39 +37,14 @@ const loudEdge = (samples: Int16Array, rate: number, last: boolean): number => {
 const speechEndMs = loudEdge(speech.samples, speech.sampleRateHz, true);
 const replyLeadMs = loudEdge(reply.samples, reply.sampleRateHz, false);
 
-const lk = await LocalLiveKit.start();
-const svc = new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
-const dispatcher = new AgentDispatchClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
-const fake = await FakeRealtimeServer.start();
-const agentName = `pb-turn-${process.pid}`;
-const worker = await WorkerProcess.start({
-  compiled: values.compiled,
-  env: {
-    LIVEKIT_URL: lk.url,
-    LIVEKIT_API_KEY: lk.apiKey,
-    LIVEKIT_API_SECRET: lk.apiSecret,
-    AGENT_NAME: agentName,
-    AGENT_MODE: 'openai',
-    OPENAI_API_KEY: 'sk-test-good-0123456789',
-    OPENAI_BASE_URL: fake.baseURL,
-  },
-  readyTimeoutMs: 180_000,
-});
+const stack = await startOpenAiStack({ name: 'turn', compiled: values.compiled });
+const { svc, fake, worker } = stack;
 await until(() => worker.logs.some((l) => l.msg === 'job process ready'), 120_000);
 
 const rows: Record<string, number | undefined>[] = [];
 for (let call = 0; call < Number(values.calls); call++) {
   const callSid = 'CA' + randomBytes(16).toString('hex');
-  const room = `call-${callSid}`;
-  await svc.createRoom({ name: room, emptyTimeout: 30 });
-  const caller = new FakeCaller();
-  const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity: `phone-${call}`, ttl: 600 });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true });
-  await caller.join(lk.url, await at.toJwt());
-  const conns = fake.connections.length;
-  await dispatcher.createDispatch(room, agentName, {
-    metadata: JSON.stringify({ callSid, from: '+15550001111', to: '+15550002222' }),
-  });
+  const { room, caller, conns } = await stack.call(callSid, `phone-${call}`);
   try {
     if (!(await until(() => caller.dataPackets.some((p) => p.topic === LISTENING_TOPIC), 60_000))) {
       console.log(JSON.stringify({ call, error: 'agent never listened' }));
@@ -104,14 +75,17 @@ for (let call = 0; call < Number(values.calls); call++) {
   await sleep(1000);
 }
 
-const summary: Record<string, unknown> = { calls: rows.length, speechEndMs, replyLeadMs };
-for (const key of ['speechStoppedMs', 'firstDeltaMs', 'speakingAtCallerMs', 'audibleAtCallerMs']) {
-  const v = rows.map((r) => r[key]).filter((x): x is number => x !== undefined);
-  v.sort((a, b) => a - b);
-  summary[key] = { p50: pct(v, 50), p95: pct(v, 95), n: v.length };
-}
+const summary = {
+  calls: rows.length,
+  speechEndMs,
+  replyLeadMs,
+  ...summarise(rows, [
+    'speechStoppedMs',
+    'firstDeltaMs',
+    'speakingAtCallerMs',
+    'audibleAtCallerMs',
+  ]),
+};
 console.log(JSON.stringify({ summary }));
-await worker.stop();
-await fake.close();
 await dispose();
-await lk.stop();
+await stack.stop();

@@ -19,3 +19,17 @@ export async function until(check: () => boolean, timeoutMs: number): Promise<bo
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** p50/p95/n of each numeric column of `rows` (undefined cells left out). */
+export function summarise(
+  rows: Record<string, number | undefined>[],
+  keys: string[],
+): Record<string, { p50?: number; p95?: number; n: number }> {
+  const out: Record<string, { p50?: number; p95?: number; n: number }> = {};
+  for (const key of keys) {
+    const v = rows.map((r) => r[key]).filter((x): x is number => x !== undefined);
+    v.sort((a, b) => a - b);
+    out[key] = { p50: pct(v, 50), p95: pct(v, 95), n: v.length };
+  }
+  return out;
+}

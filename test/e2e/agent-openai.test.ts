@@ -158,7 +158,9 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
       () => svc.deleteRoom(room),
     );
 
-    // Caller-first: two seconds of line silence bring no greeting.
+    // Caller-first: two seconds of line silence, once the agent is on the model, bring no
+    // greeting. (Joining the room comes before the model session: wait for that too.)
+    await waitFor(() => fake.events('session.update').length > 0, 30_000, 'the model session');
     await new Promise((r) => setTimeout(r, 2000));
     expect(caller.firstAudibleAt()).toBeUndefined();
     expect(fake.events('response.create')).toHaveLength(0);

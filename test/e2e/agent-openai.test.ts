@@ -308,7 +308,10 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     );
     expect(packet.track).toMatch(/^TR_/);
     expect(onsetMs).toBeGreaterThanOrEqual(40);
-    expect(Math.abs(heardMs - sentMs)).toBeLessThanOrEqual(100);
+    // None of it lost. A starved machine can stretch it (the caller's own capture running
+    // late inserts silence: 1340 ms of 1120 under two CPU hogs), never shorten it.
+    expect(heardMs).toBeGreaterThanOrEqual(sentMs - 100);
+    expect(heardMs).toBeLessThan(sentMs + 1000);
   });
 
   it('barge-in: the agent cuts its reply, tells the bridge, and nothing of the rest follows', async () => {

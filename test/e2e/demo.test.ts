@@ -41,7 +41,9 @@ describe('npm run demo', () => {
     // The recording is on the caller's playback clock from stream start. The caller waits
     // 9.5 s (the greeting), speaks for 5 s, then listens for 8 s.
     const heard = toMonoPcm16(parseWav(readFileSync(recording)), 8000);
-    expect(loudMsBetween(heard, 0, 8000)).toBeGreaterThan(1500); // the greeting
+    // The greeting: anywhere before the caller speaks (a loaded machine starts the agent
+    // later; 800 ms of it by 8 s was seen under two CPU hogs).
+    expect(loudMsBetween(heard, 0, 9500)).toBeGreaterThan(1500);
     expect(loudMsBetween(heard, 14_500, heard.length / 8)).toBeGreaterThan(2500); // the echo of ~4 s of speech
   }, 120_000);
 });

@@ -43,8 +43,10 @@ describe('phonebridge load: 10 concurrent calls against the mirror agent', () =>
         '10',
         '--ramp',
         '5',
+        // Long enough that a call whose mirror joined seconds late (a loaded machine: one
+        // call of ten in 6 s calls had no burst back) still hears its bursts return.
         '--duration',
-        '6',
+        '10',
         '--json',
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },

@@ -75,6 +75,9 @@ export class CallBridge {
       // Until the agent listens, everything the caller says is kept (issue 12): a slow agent
       // may take up to its join timeout, and a call's worth of seconds is kilobytes.
       holdMs: Math.max(config.INBOUND_HOLD_MS, config.AGENT_JOIN_TIMEOUT_MS),
+      // An outbound call's agent starts listening at the machine-detection verdict and
+      // greets first: the callee's words before it are the greeting's cue.
+      heldBeforeListening: call.direction === 'outbound' ? 'discard' : 'deliver',
       metrics,
       send: (frame) => this.leg?.sendCallerAudio(frame),
       onFrame: (peak) => {
@@ -129,11 +132,7 @@ export class CallBridge {
             ? "The agent is listening to the caller's audio"
             : "The agent never subscribed to the caller's audio; sending it anyway",
         );
-        // An outbound call's agent starts listening at the machine-detection verdict and
-        // greets first: what the callee said before ("Hello?") would reach it after the
-        // greeting had begun, as a barge-in. Its first words are the greeting's cue, not
-        // the conversation's.
-        if (call.direction === 'outbound') this.caller.discardHeld();
+        this.caller.agentListening();
         if (!this.reconnect.active) this.caller.release();
       },
       onNoAgent: () => {

@@ -18,6 +18,12 @@ export interface CallerPathOptions {
   send: (frame: Uint8Array) => void;
   /** Sees every caller frame's peak (voice activity, for barge-in). */
   onFrame: (peak: number) => void;
+  /**
+   * What becomes of audio held until the agent listens: delivered (inbound: the caller's
+   * first words), or dropped (outbound: the callee's "Hello?" is the greeting's cue, and
+   * replayed it would reach an agent already greeting, as a barge-in).
+   */
+  heldBeforeListening: 'deliver' | 'discard';
 }
 
 /**
@@ -89,9 +95,10 @@ export class CallerPath {
     this.pump.resume();
   }
 
-  /** Drops what is held (the frames still count as received). */
-  discardHeld(): void {
-    this.pump.discard();
+  /** The agent listens from now on: what was held for it goes by `heldBeforeListening`. */
+  agentListening(): void {
+    // The frames dropped still count as received.
+    if (this.opts.heldBeforeListening === 'discard') this.pump.discard();
   }
 
   get held(): number {

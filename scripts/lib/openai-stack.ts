@@ -3,10 +3,11 @@
  * Realtime server and one agent worker in OpenAI mode pointed at it, plus a way to put a
  * fake caller in a fresh call's room and dispatch the agent to it.
  */
-import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { LocalLiveKit } from '../../src/livekit/local.js';
+import { phoneParticipantToken } from '../../src/livekit/tokens.js';
 import { FakeRealtimeServer } from '../../test/fixtures/fake-realtime/server.js';
 
 export interface OpenAiStackOptions {
@@ -45,15 +46,15 @@ export async function startOpenAiStack(opts: OpenAiStackOptions) {
     const room = `call-${callSid}`;
     await svc.createRoom({ name: room, emptyTimeout });
     const caller = new FakeCaller();
-    const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity, ttl: 3600 });
-    at.addGrant({
-      roomJoin: true,
+    // The phone participant's own grants, as the bridge would join.
+    const token = await phoneParticipantToken({
+      apiKey: lk.apiKey,
+      apiSecret: lk.apiSecret,
       room,
-      canPublish: true,
-      canSubscribe: true,
-      canPublishData: true,
+      identity,
+      ttlSeconds: 3600,
     });
-    await caller.join(lk.url, await at.toJwt());
+    await caller.join(lk.url, token);
     const conns = fake.connections.length;
     await dispatcher.createDispatch(room, agentName, {
       metadata: JSON.stringify({ callSid, from: '+15550001111', to: '+15550002222' }),

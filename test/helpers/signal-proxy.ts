@@ -77,11 +77,11 @@ export class SignalProxy {
     client.once('data', (first) => {
       client.pause();
       const api = first.subarray(0, 12).toString('latin1').startsWith('POST /twirp');
-      const connect = (afterStall = false): void => {
+      const connect = (head: Buffer, afterStall = false): void => {
         if (client.destroyed) return;
         if (afterStall) this.released.add(client);
         const upstream = createConnection(targetPort, '127.0.0.1', () => {
-          upstream.write(first);
+          upstream.write(head);
           client.pipe(upstream);
           upstream.pipe(client);
           client.resume();
@@ -96,8 +96,24 @@ export class SignalProxy {
         client.on('error', drop).on('close', drop);
         if (!api) this.sockets.add(client);
       };
-      if (!api && this.isCut) this.stalled.push(() => connect(true));
-      else connect();
+      if (api || !this.isCut) return connect(first);
+      // Stalled: keep reading (buffering), so a client that gives up is seen to have gone
+      // (its FIN) and what it sent is never delivered, as on a dead link. A paused socket
+      // would not notice, and the restore would hand the server requests nobody awaits.
+      const sent: Buffer[] = [first];
+      let gone = false;
+      const buffer = (d: Buffer): void => void sent.push(d);
+      client
+        .on('data', buffer)
+        .once('end', () => (gone = true))
+        .once('close', () => (gone = true));
+      client.resume();
+      this.stalled.push(() => {
+        client.off('data', buffer);
+        client.pause();
+        if (gone) client.destroy();
+        else connect(Buffer.concat(sent), true);
+      });
     });
     client.on('error', () => undefined);
   }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { dominantFrequency, goertzelPower, rmsDbfs, tone } from '../../src/audio/analysis.js';
+import { LISTENING_TOPIC } from '../../src/agent/bridge-signals.js';
 import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
 import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { childPids, alive, startWorker } from '../../src/agent/testing/worker-process.js';
@@ -58,6 +59,13 @@ describe('agent worker in loopback mode', () => {
         10_000,
         'speaking state',
       );
+      // "speaking" is set before the mirror's stream exists: under load the whole tone was
+      // played to nobody (CI). The agent says when it listens, as it does to the bridge.
+      await waitFor(
+        () => caller.dataPackets.some((p) => p.topic === LISTENING_TOPIC),
+        10_000,
+        'the agent listening',
+      );
 
       // 1 s of 440 Hz, then silence; the mirror must return it.
       const before = Date.now();
@@ -112,7 +120,12 @@ describe('agent worker in loopback mode', () => {
         await waitFor(
           () => {
             callers.forEach((c, i) => {
-              if (joined[i] === undefined && c.agentStates.some((s) => s.state === 'speaking'))
+              // Mirroring, and listening (its stream exists: see the test above).
+              if (
+                joined[i] === undefined &&
+                c.agentStates.some((s) => s.state === 'speaking') &&
+                c.dataPackets.some((p) => p.topic === LISTENING_TOPIC)
+              )
                 joined[i] = Date.now() - t0;
             });
             return callers.every((_, i) => joined[i] !== undefined);

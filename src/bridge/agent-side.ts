@@ -29,7 +29,7 @@ export interface AgentSideDeps {
   dtmf: DtmfRelay;
 }
 
-const AGENT_EVENTS = new Set<MediaEvent['type']>([
+const AGENT_EVENT_TYPES = [
   'agent_joined',
   'agent_track',
   'agent_state',
@@ -37,20 +37,9 @@ const AGENT_EVENTS = new Set<MediaEvent['type']>([
   'agent_left',
   'data',
   'dtmf',
-]);
-type AgentEvent = Extract<
-  MediaEvent,
-  {
-    type:
-      | 'agent_joined'
-      | 'agent_track'
-      | 'agent_state'
-      | 'agent_attributes'
-      | 'agent_left'
-      | 'data'
-      | 'dtmf';
-  }
->;
+] as const;
+const AGENT_EVENTS = new Set<MediaEvent['type']>(AGENT_EVENT_TYPES);
+type AgentEvent = Extract<MediaEvent, { type: (typeof AGENT_EVENT_TYPES)[number] }>;
 
 /**
  * The agent as the bridge sees it: which participant it is, what it says (its audio, paced

@@ -17,7 +17,7 @@ import { rmsDbfs } from '../../src/audio/analysis.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
 import { positionTones, toneStep } from '../fixtures/fake-realtime/tones.js';
 import { livekit, roomService, tokenFor, uniqueRoom, waitFor } from '../helpers/livekit.js';
-import { repoWav, whichPrompt } from '../helpers/prompt-match.js';
+import { expectRecording, perTrack, repoWav } from '../helpers/prompt-match.js';
 
 const GOOD_KEY = 'sk-test-good-0123456789';
 const BAD_KEY = 'sk-test-bad-0123456789';
@@ -35,24 +35,9 @@ const PROMPTS = {
   goodbye: repoWav('assets/prompts/goodbye.wav'),
 };
 
-/**
- * Asserts by content that what the caller heard since `sinceMs` was `prompt`: it matches
- * that prompt best, clearly better than any other, and well above noise. Measured here:
- * the right prompt 0.74-0.95 (the low end on a machine loaded past 10; once, loaded past
- * 20, a starved apology fell to 0.48), every wrong one at most 0.73, line noise and
- * silence at most 0.34.
- */
+/** Asserts by content that what the caller heard since `sinceMs` was `prompt`. */
 function expectHeard(caller: FakeCaller, sinceMs: number, prompt: keyof typeof PROMPTS): void {
-  const heard = whichPrompt(
-    caller.received.filter((f) => f.atMs >= sinceMs),
-    CALLER_RATE_HZ,
-    PROMPTS,
-  );
-  const why = `envelope match per prompt: ${JSON.stringify(heard.scores)}`;
-  const others = Object.entries(heard.scores).filter(([name]) => name !== prompt);
-  expect(heard.best, why).toBe(prompt);
-  expect(heard.scores[prompt], why).toBeGreaterThan(0.6);
-  for (const [, score] of others) expect(heard.scores[prompt]! - score, why).toBeGreaterThan(0.08);
+  expectRecording(perTrack(caller.received, sinceMs), CALLER_RATE_HZ, prompt, PROMPTS);
 }
 
 /** The loudest sample the fake Realtime server was sent as caller audio (base64 PCM16). */
@@ -308,9 +293,13 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     );
     expect(packet.track).toMatch(/^TR_/);
     expect(onsetMs).toBeGreaterThanOrEqual(40);
-    // None of it lost. A starved machine can stretch it (the caller's own capture running
-    // late inserts silence: 1340 ms of 1120 under two CPU hogs), never shorten it.
-    expect(heardMs).toBeGreaterThanOrEqual(sentMs - 100);
+    // None of it lost: the words, in order, as long as spoken. A starved machine warps
+    // time both ways: the caller's capture running late inserts silence (1340 ms of 1120
+    // under two CPU hogs) and the agent's WebRTC receiver then plays its backlog faster
+    // (1000 and 1040 ms under one hog, the words all there by content), so the length is
+    // checked to 15 %. A clipped start fails the onset above.
+    expectRecording([heard], 24_000, 'sentence', { sentence: speech, ...PROMPTS });
+    expect(heardMs).toBeGreaterThanOrEqual(sentMs * 0.85);
     expect(heardMs).toBeLessThan(sentMs + 1000);
   });
 

@@ -1,10 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { concatPcm } from '../../src/audio/analysis.js';
 import type { ReceivedFrame } from '../../src/agent/testing/fake-caller.js';
 import { parseWav, type Pcm16 } from '../../src/agent/wav.js';
+import { speechDistanceDb } from './speech-match.js';
 
 const WINDOW_MS = 20;
 const FLOOR_DB = -60;
+
+/**
+ * Measured through the whole call path (speech-match.ts): the right recording 2.6-4.7 dB,
+ * also with gaps and dropped frames; the nearest wrong one (the voicemail message for the
+ * greeting: both open with "Hello, this is the phonebridge … line") 7.0 dB or more.
+ */
+const MAX_DISTANCE_DB = 6;
+const MIN_MARGIN_DB = 1.5;
 
 /** A WAV of the repository (`assets/prompts/apology.wav`, a test fixture, …) as PCM16. */
 export function repoWav(path: string): Pcm16 {
@@ -76,30 +87,52 @@ export function envelopeMatch(heard: Int16Array, heardRateHz: number, ref: Pcm16
   return best;
 }
 
-/**
- * Which of `candidates` the caller heard, judged per agent track (an agent can play a
- * prompt on a track of its own beside its silent main one): the best envelope match.
- */
-export function whichPrompt(
-  frames: ReceivedFrame[],
+/** The distance (dB) of `heard` from each candidate recording, and the closest. */
+export function closestRecording(
+  tracks: Int16Array[],
   rateHz: number,
   candidates: Record<string, Pcm16>,
-): { best: string | undefined; scores: Record<string, number> } {
-  const tracks = new Map<string, Int16Array[]>();
-  for (const f of frames) tracks.set(f.trackSid, [...(tracks.get(f.trackSid) ?? []), f.samples]);
-  const scores: Record<string, number> = {};
+): { best: string | undefined; distances: Record<string, number> } {
+  const distances: Record<string, number> = {};
   for (const [name, ref] of Object.entries(candidates)) {
-    scores[name] = 0;
-    for (const parts of tracks.values()) {
-      const heard = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        heard.set(p, o);
-        o += p.length;
-      }
-      scores[name] = Math.max(scores[name], envelopeMatch(heard, rateHz, ref));
-    }
+    distances[name] = Math.min(...tracks.map((t) => speechDistanceDb(t, rateHz, ref)));
   }
-  const ranked = Object.entries(scores).sort((a, b) => b[1] - a[1]);
-  return { best: ranked[0]?.[0], scores };
+  const ranked = Object.entries(distances).sort((a, b) => a[1] - b[1]);
+  return { best: ranked[0]?.[0], distances };
+}
+
+/**
+ * Asserts by content that the heard audio (one recording per agent track: an agent can
+ * play a prompt on a track of its own beside its silent main one) is `name` among
+ * `candidates`: closest to it, within MAX_DISTANCE_DB, and clearly closer than to any other.
+ */
+export function expectRecording(
+  tracks: Int16Array[],
+  rateHz: number,
+  name: string,
+  candidates: Record<string, Pcm16>,
+): void {
+  const { best, distances } = closestRecording(tracks, rateHz, candidates);
+  const why = `distance per recording (dB): ${JSON.stringify(distances, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`;
+  console.log(`heard ${name}? ${why}`);
+  expect(best, why).toBe(name);
+  expect(distances[name], why).toBeLessThan(MAX_DISTANCE_DB);
+  for (const [other, d] of Object.entries(distances)) {
+    if (other !== name) expect(d - distances[name]!, why).toBeGreaterThan(MIN_MARGIN_DB);
+  }
+}
+
+/** The caller's frames since `sinceMs`, one recording per track they came on. */
+export function perTrack(frames: ReceivedFrame[], sinceMs = 0): Int16Array[] {
+  const tracks = new Map<string, Int16Array[]>();
+  for (const f of frames) {
+    if (f.atMs >= sinceMs) tracks.set(f.trackSid, [...(tracks.get(f.trackSid) ?? []), f.samples]);
+  }
+  return [...tracks.values()].map(concatPcm);
+}
+
+/** Every prompt the product ships (assets/prompts), by name. */
+export function shippedPrompts(): Record<string, Pcm16> {
+  const names = ['greeting', 'voicemail', 'apology', 'goodbye', 'still-there'];
+  return Object.fromEntries(names.map((n) => [n, repoWav(`assets/prompts/${n}.wav`)]));
 }

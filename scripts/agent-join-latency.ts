@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { AgentDispatchClient, AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { RoomEvent, dispose } from '@livekit/rtc-node';
 import { LocalLiveKit } from '../src/livekit/local.js';
-import { LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
+import { LISTENING_TOPIC } from '../src/livekit/signals.js';
 import { FakeCaller } from '../src/agent/testing/fake-caller.js';
 import { WorkerProcess, childPids } from '../src/agent/testing/worker-process.js';
 import { FakeRealtimeServer } from '../test/fixtures/fake-realtime/server.js';

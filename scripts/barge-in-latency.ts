@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { dispose } from '@livekit/rtc-node';
 import { rmsDbfs } from '../src/audio/analysis.js';
-import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
+import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../src/livekit/signals.js';
 import { fixtureWav } from '../src/agent/testing/speech.js';
 import { positionTones, toneStep } from '../test/fixtures/fake-realtime/tones.js';
 import { summarise, until, sleep } from './lib/measure.js';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { dispose } from '@livekit/rtc-node';
 import { rmsDbfs } from '../src/audio/analysis.js';
-import { LISTENING_TOPIC } from '../src/agent/bridge-signals.js';
+import { LISTENING_TOPIC } from '../src/livekit/signals.js';
 import { fixtureWav } from '../src/agent/testing/speech.js';
 import { summarise, until, sleep } from './lib/measure.js';
 import { startOpenAiStack } from './lib/openai-stack.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log.js';
-import { AGENT_GONE_TOPIC } from './bridge-signals.js';
+import { AGENT_GONE_TOPIC } from '../livekit/signals.js';
 import { DeadJobReaper } from './job-reaper.js';
 
 type Jobs = ConstructorParameters<typeof DeadJobReaper>[0];

@@ -2,7 +2,7 @@ import type { AgentServer } from '@livekit/agents';
 import { DataPacket_Kind, type RoomServiceClient } from 'livekit-server-sdk';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { AGENT_GONE_TOPIC, encodeAgentGone } from './bridge-signals.js';
+import { AGENT_GONE_TOPIC, encodeAgentGone } from '../livekit/signals.js';
 
 /** A Twirp "not_found" (no such participant or room). */
 function isNotFound(err: unknown): boolean {
@@ -25,7 +25,7 @@ interface WatchedJob {
  * about 20 s, and the caller hears nothing. The worker outlives its job processes, so it
  * watches them: when a job is gone from the worker's list (its process exited) while its
  * participant is still in the room, the process died, and the worker removes that
- * participant and tells the room at once (`phonebridge.agent-gone`, bridge-signals.ts).
+ * participant and tells the room at once (`phonebridge.agent-gone`, livekit/signals.ts).
  * A job that ended normally left the room before its process exited (the framework
  * disconnects, then reports done), so there is nothing to remove then.
  *

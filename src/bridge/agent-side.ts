@@ -10,7 +10,7 @@ import {
   LISTENING_TOPIC,
   announcesListening,
   goneParticipant,
-} from './agent-signals.js';
+} from '../livekit/signals.js';
 import type { Call } from './call.js';
 import { SILENCE_PEAK } from './caller-path.js';
 import type { DtmfRelay } from './dtmf-relay.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { dispose } from '@livekit/rtc-node';
 import { dominantFrequency, goertzelPower, rmsDbfs, tone } from '../../src/audio/analysis.js';
-import { LISTENING_TOPIC } from '../../src/agent/bridge-signals.js';
+import { LISTENING_TOPIC } from '../../src/livekit/signals.js';
 import { FakeCaller, CALLER_RATE_HZ } from '../../src/agent/testing/fake-caller.js';
 import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { childPids, alive, startWorker } from '../../src/agent/testing/worker-process.js';

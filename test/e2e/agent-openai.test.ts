@@ -12,7 +12,7 @@ import {
   startWorker as startWorkerOn,
 } from '../../src/agent/testing/worker-process.js';
 import { activeSpanMs, fixtureWav } from '../../src/agent/testing/speech.js';
-import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../../src/agent/bridge-signals.js';
+import { INTERRUPTED_TOPIC, LISTENING_TOPIC } from '../../src/livekit/signals.js';
 import { rmsDbfs } from '../../src/audio/analysis.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
 import { positionTones, toneStep } from '../fixtures/fake-realtime/tones.js';

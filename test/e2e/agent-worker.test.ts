@@ -7,7 +7,7 @@ import {
   dispose,
   type RemoteParticipant,
 } from '@livekit/rtc-node';
-import { AGENT_GONE_TOPIC } from '../../src/agent/bridge-signals.js';
+import { AGENT_GONE_TOPIC } from '../../src/livekit/signals.js';
 import { FakeCaller } from '../../src/agent/testing/fake-caller.js';
 import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';

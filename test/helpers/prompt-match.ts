@@ -122,6 +122,20 @@ export function expectRecording(
   }
 }
 
+/**
+ * Asserts that heard speech is as long as what was sent: none of it cut. A starved machine
+ * warps time both ways, so the bounds are not symmetric. Silence inserted when a capture or
+ * a receiver runs late stretches it (1340 and 1460 ms of 1120 seen under load), so up to a
+ * second more passes; a WebRTC receiver that then plays its backlog faster shortens it
+ * (1000 ms of 1120 seen, the words all there by content), so up to 15 % less passes. What
+ * the audio is, expectRecording says.
+ */
+export function expectWholeSpeech(heardMs: number, sentMs: number): void {
+  const why = `heard ${heardMs} ms of speech, sent ${sentMs} ms`;
+  expect(heardMs, why).toBeGreaterThanOrEqual(sentMs * 0.85);
+  expect(heardMs, why).toBeLessThan(sentMs + 1000);
+}
+
 /** The caller's frames since `sinceMs`, one recording per track they came on. */
 export function perTrack(frames: ReceivedFrame[], sinceMs = 0): Int16Array[] {
   const tracks = new Map<string, Int16Array[]>();

@@ -87,8 +87,10 @@ describe('media bridge: audio both ways through a real livekit-server', () => {
     await stream.play(new Int16Array(RATE / 2)); // trailing silence flushes jitter buffers
     const heard = agent.recording();
     const span = activeSpan(heard);
+    // The whole second, none of it skipped; and not played twice, though the receiving
+    // agent's jitter buffer may stretch it when the machine is loaded (1080 ms seen in CI).
     expect(span.endMs - span.startMs).toBeGreaterThan(940);
-    expect(span.endMs - span.startMs).toBeLessThan(1080);
+    expect(span.endMs - span.startMs).toBeLessThan(1200);
     const toneIn = heard.subarray((span.startMs * RATE) / 1000, (span.endMs * RATE) / 1000);
     expect(Math.abs(dominantFrequency(toneIn, RATE, 100, 3000) - 440)).toBeLessThan(440 * 0.02);
 

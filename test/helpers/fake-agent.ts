@@ -29,6 +29,7 @@ export class FakeAgent {
   private codec?: string;
   private track?: LocalAudioTrack;
   private reading?: Promise<void>;
+  private leaving = false;
   /** A reader, not the stream: a stream locked by its reader cannot be cancelled. */
   private reader?: ReadableStreamDefaultReader<AudioFrame>;
 
@@ -40,7 +41,9 @@ export class FakeAgent {
   ): Promise<FakeAgent> {
     const agent = new FakeAgent();
     agent.room.on(RoomEvent.TrackSubscribed, (track, publication) => {
-      if (track.kind !== TrackKind.KIND_AUDIO || agent.reader) return;
+      // Not once leave() has begun: a subscription that lands during it would start a read
+      // loop that leave() then awaits on a stream that never ends (bridge-lifecycle hung 60 s).
+      if (track.kind !== TrackKind.KIND_AUDIO || agent.reader || agent.leaving) return;
       agent.codec = publication.mimeType;
       const reader = new AudioStream(track, {
         sampleRate: RATE,
@@ -104,6 +107,7 @@ export class FakeAgent {
   }
 
   async leave(): Promise<void> {
+    this.leaving = true;
     await this.reader?.cancel().catch(() => undefined);
     await this.track?.close();
     await this.source.close();

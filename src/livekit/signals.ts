@@ -2,7 +2,8 @@
  * What our agent (and its worker) tell the bridge beyond LiveKit's own events: data packets
  * (reliable, JSON, one topic each) and one participant attribute. The bridge owns the phone
  * leg; these tell it what only the agent knows. Defined once, for both sides: the agent
- * publishes them (src/agent/bridge-signals.ts), the bridge reads them (src/bridge/agent-side.ts).
+ * publishes them (src/agent/bridge-signals.ts; `agent-gone` comes from its worker,
+ * src/agent/job-reaper.ts), the bridge reads them (src/bridge/agent-side.ts).
  */
 
 /**

@@ -293,8 +293,8 @@ describe('agent worker in openai mode (fake Realtime server)', () => {
     );
     expect(packet.track).toMatch(/^TR_/);
     expect(onsetMs).toBeGreaterThanOrEqual(40);
-    // None of it lost: the words, in order, as long as spoken (a clipped start fails the
-    // onset above).
+    // The words, in order, about as long as spoken (a clipped start fails the onset above;
+    // a receiver's compression under load is allowed, so a loss under 15 % is not caught).
     expectRecording([heard], 24_000, 'sentence', { sentence: speech, ...PROMPTS });
     expectWholeSpeech(heardMs, sentMs);
   });

@@ -11,11 +11,12 @@ const FLOOR_DB = -60;
 
 /**
  * Measured through the whole call path (speech-match.ts): the right recording 2.6-4.7 dB,
- * also with gaps and dropped frames; the nearest wrong one (the voicemail message for the
- * greeting: both open with "Hello, this is the phonebridge … line") 7.0 dB or more.
+ * also with gaps and dropped frames (most of it μ-law noise and where the 20 ms windows
+ * fall); the nearest wrong one (the voicemail message for the greeting: both open with
+ * "Hello, this is the phonebridge … line") 6.7 dB or more, depending on that alignment.
  */
-const MAX_DISTANCE_DB = 6;
-const MIN_MARGIN_DB = 1.5;
+export const MAX_DISTANCE_DB = 6;
+export const MIN_MARGIN_DB = 1.5;
 
 /** A WAV of the repository (`assets/prompts/apology.wav`, a test fixture, …) as PCM16. */
 export function repoWav(path: string): Pcm16 {
@@ -113,7 +114,7 @@ export function expectRecording(
   candidates: Record<string, Pcm16>,
 ): void {
   const { best, distances } = closestRecording(tracks, rateHz, candidates);
-  const why = `distance per recording (dB): ${JSON.stringify(distances, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`;
+  const why = `distance per recording (dB): ${JSON.stringify(distances, (_k, v: unknown) => (typeof v === 'number' ? (Number.isFinite(v) ? Number(v.toFixed(2)) : String(v)) : v))}`;
   console.log(`heard ${name}? ${why}`);
   expect(best, why).toBe(name);
   expect(distances[name], why).toBeLessThan(MAX_DISTANCE_DB);
@@ -123,17 +124,17 @@ export function expectRecording(
 }
 
 /**
- * Asserts that heard speech is as long as what was sent: none of it cut. A starved machine
- * warps time both ways, so the bounds are not symmetric. Silence inserted when a capture or
- * a receiver runs late stretches it (1340 and 1460 ms of 1120 seen under load), so up to a
- * second more passes; a WebRTC receiver that then plays its backlog faster shortens it
- * (1000 ms of 1120 seen, the words all there by content), so up to 15 % less passes. What
- * the audio is, expectRecording says.
+ * Asserts that heard speech is about as long as what was sent: not cut, not played twice.
+ * A starved machine warps time both ways, so the bounds are not symmetric. Silence
+ * inserted when a capture or a receiver runs late stretches it (1340 and 1460 ms of 1120
+ * seen under load), so up to half again passes; a WebRTC receiver that then plays its
+ * backlog faster shortens it (1000 ms of 1120 seen, the words all there by content), so
+ * up to 15 % less passes. What the audio is, expectRecording says.
  */
 export function expectWholeSpeech(heardMs: number, sentMs: number): void {
   const why = `heard ${heardMs} ms of speech, sent ${sentMs} ms`;
   expect(heardMs, why).toBeGreaterThanOrEqual(sentMs * 0.85);
-  expect(heardMs, why).toBeLessThan(sentMs + 1000);
+  expect(heardMs, why).toBeLessThan(sentMs * 1.5);
 }
 
 /** The caller's frames since `sinceMs`, one recording per track they came on. */

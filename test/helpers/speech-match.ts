@@ -15,7 +15,7 @@ const WINDOW_MS = 20;
 const BANDS = 16;
 const LOW_HZ = 200;
 const HIGH_HZ = 3600;
-const STEP_HZ = 50; // a 20 ms window resolves 50 Hz: finer steps add cost, not detail
+const STEP_HZ = 50; // bins of a 20 ms Hann window are ±100 Hz wide: finer steps add cost, not detail
 /** Windows quieter than the loudest by more than this, or than -55 dBFS, are not speech. */
 const RANGE_DB = 35;
 const FLOOR_DBFS = -55;
